@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: merged readdir.
+ *
+ * The first readdir of an open directory reads every real directory of the
+ * stack, top first, into a name tree that drops duplicates, whiteouts and
+ * what whiteouts hide, and keeps the visible entries in an array.  The
+ * directory offset is the index in that array (plus "." and ".."), so
+ * telldir/seekdir and getdents with any buffer size are exact for the life
+ * of the open file.  Layers are read-only, so the cache never goes stale.
+ *
+ * Locking: the cache hangs off the struct file and is built and read under
+ * its mutex; iterate_dir() holds the merged directory's i_rwsem shared and
+ * takes each real directory's i_rwsem shared in turn (layerfs -> real fs).
+ * Entries that may be overlay whiteouts are looked up only after the real
+ * directory's iteration ended, never from inside its actor.
+ */
+
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/rbtree.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include "layerfs.h"
+
+struct lfs_dirent {
+	struct rb_node node;
+	struct list_head check;	/* on lfs_rdd.check while undecided */
+	u64 ino;
+	unsigned int type;
+	bool hidden;		/* a whiteout, or hidden by one */
+	unsigned int len;
+	char name[];
+};
+
+struct lfs_dir_cache {
+	struct rb_root root;
+	struct lfs_dirent **ents;	/* visible entries, in offset order */
+	unsigned int nr;
+	unsigned int cap;
+};
+
+struct lfs_dir_file {
+	struct mutex lock;	/* serialises building and reading @cache */
+	struct lfs_dir_cache *cache;
+};
+
+/* Whiteout names seen in the layer being read; applied after it. */
+struct lfs_wh {
+	struct list_head list;
+	unsigned int len;
+	char name[];
+};
+
+struct lfs_rdd {
+	struct dir_context ctx;
+	struct lfs_dir_cache *cache;
+	struct lfs_fs *ofs;
+	const struct lfs_layer *layer;
+	struct list_head whiteouts;
+	struct list_head check;
+	unsigned int count;
+	int err;
+};
+
+static int lfs_name_cmp(const char *a, unsigned int alen,
+			const char *b, unsigned int blen)
+{
+	int c = memcmp(a, b, min(alen, blen));
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static struct lfs_dirent *lfs_cache_find(struct lfs_dir_cache *cache,
+					 const char *name, unsigned int len,
+					 struct rb_node ***linkp,
+					 struct rb_node **parentp)
+{
+	struct rb_node **link = &cache->root.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct lfs_dirent *e = rb_entry(*link, struct lfs_dirent, node);
+		int c = lfs_name_cmp(name, len, e->name, e->len);
+
+		if (!c)
+			return e;
+		parent = *link;
+		link = c < 0 ? &parent->rb_left : &parent->rb_right;
+	}
+	if (linkp) {
+		*linkp = link;
+		*parentp = parent;
+	}
+	return NULL;
+}
+
+static struct lfs_dirent *lfs_cache_add(struct lfs_dir_cache *cache,
+					const char *name, unsigned int len,
+					struct rb_node **link,
+					struct rb_node *parent)
+{
+	struct lfs_dirent *e;
+
+	e = kmalloc(struct_size(e, name, len + 1), GFP_KERNEL);
+	if (!e)
+		return NULL;
+	memcpy(e->name, name, len);
+	e->name[len] = '\0';
+	e->len = len;
+	e->hidden = false;
+	e->ino = 0;
+	e->type = DT_UNKNOWN;
+	INIT_LIST_HEAD(&e->check);
+	rb_link_node(&e->node, parent, link);
+	rb_insert_color(&e->node, &cache->root);
+	return e;
+}
+
+static void lfs_cache_free(struct lfs_dir_cache *cache)
+{
+	struct lfs_dirent *e, *tmp;
+
+	if (!cache)
+		return;
+	rbtree_postorder_for_each_entry_safe(e, tmp, &cache->root, node)
+		kfree(e);
+	kvfree(cache->ents);
+	kfree(cache);
+}
+
+static bool lfs_fill_merge(struct dir_context *ctx, const char *name,
+			   int namelen, loff_t offset, u64 ino,
+			   unsigned int d_type)
+{
+	struct lfs_rdd *rdd = container_of(ctx, struct lfs_rdd, ctx);
+	struct lfs_dir_cache *cache = rdd->cache;
+	struct rb_node **link, *parent;
+	struct lfs_dirent *e;
+
+	rdd->count++;
+
+	if (namelen <= 2 && name[0] == '.' &&
+	    (namelen == 1 || name[1] == '.'))
+		return true;
+
+	if (lfs_is_wh_name(name, namelen)) {
+		const char *target = name + LAYERFS_WH_PREFIX_LEN;
+		unsigned int tlen = namelen - LAYERFS_WH_PREFIX_LEN;
+		struct lfs_wh *wh;
+
+		/* ".wh..wh..opq" was handled by lookup; other ".wh..wh." are inert. */
+		if (lfs_is_wh_name(target, tlen) || !tlen)
+			return true;
+		wh = kmalloc(struct_size(wh, name, tlen), GFP_KERNEL);
+		if (!wh) {
+			rdd->err = -ENOMEM;
+			return false;
+		}
+		memcpy(wh->name, target, tlen);
+		wh->len = tlen;
+		list_add_tail(&wh->list, &rdd->whiteouts);
+		return true;
+	}
+
+	/* An upper layer's entry or whiteout already decided this name. */
+	if (lfs_cache_find(cache, name, namelen, &link, &parent))
+		return true;
+
+	e = lfs_cache_add(cache, name, namelen, link, parent);
+	if (!e) {
+		rdd->err = -ENOMEM;
+		return false;
+	}
+	e->ino = lfs_map_ino(rdd->ofs, ino, rdd->layer->idx);
+	e->type = d_type;
+	/* Could be an overlayfs whiteout (or the fs does not say): look. */
+	if (d_type == DT_CHR || d_type == DT_UNKNOWN)
+		list_add_tail(&e->check, &rdd->check);
+	return true;
+}
+
+/* Settle entries the actor could not judge from d_type alone. */
+static int lfs_check_entries(struct lfs_rdd *rdd, struct dentry *realdir)
+{
+	struct lfs_dirent *e, *tmp;
+	int err = 0;
+
+	list_for_each_entry_safe(e, tmp, &rdd->check, check) {
+		struct dentry *d;
+
+		list_del_init(&e->check);
+		if (err)
+			continue;
+		d = lookup_one_unlocked(lfs_layer_idmap(rdd->layer), e->name,
+					realdir, e->len);
+		if (IS_ERR(d)) {
+			err = PTR_ERR(d);
+			continue;
+		}
+		if (d_is_negative(d) || lfs_is_ovl_whiteout(d))
+			e->hidden = true;
+		else if (e->type == DT_UNKNOWN)
+			e->type = fs_umode_to_dtype(d_inode(d)->i_mode);
+		dput(d);
+	}
+	return err;
+}
+
+static int lfs_apply_whiteouts(struct lfs_rdd *rdd)
+{
+	struct lfs_wh *wh, *tmp;
+	int err = 0;
+
+	list_for_each_entry_safe(wh, tmp, &rdd->whiteouts, list) {
+		struct rb_node **link, *parent;
+		struct lfs_dirent *e;
+
+		list_del(&wh->list);
+		if (!err &&
+		    !lfs_cache_find(rdd->cache, wh->name, wh->len, &link, &parent)) {
+			e = lfs_cache_add(rdd->cache, wh->name, wh->len, link,
+					  parent);
+			if (e)
+				e->hidden = true;
+			else
+				err = -ENOMEM;
+		}
+		kfree(wh);
+	}
+	return err;
+}
+
+static int lfs_read_layer(struct lfs_rdd *rdd, const struct lfs_path *lp)
+{
+	struct path realpath = { .mnt = lp->layer->mnt, .dentry = lp->dentry };
+	struct file *realfile;
+	int err, err2;
+
+	realfile = dentry_open(&realpath, O_RDONLY | O_DIRECTORY | O_NOATIME,
+			       current_cred());
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
+
+	rdd->layer = lp->layer;
+	rdd->ctx.pos = 0;
+	/* Some filesystems stop early; go on until a pass yields nothing. */
+	do {
+		rdd->count = 0;
+		rdd->err = 0;
+		err = iterate_dir(realfile, &rdd->ctx);
+		if (err >= 0)
+			err = rdd->err;
+	} while (!err && rdd->count);
+	fput(realfile);
+
+	/* Both lists must be emptied whatever happened. */
+	err2 = lfs_check_entries(rdd, lp->dentry);
+	if (!err)
+		err = err2;
+	err2 = lfs_apply_whiteouts(rdd);
+	return err ? err : err2;
+}
+
+static int lfs_cache_push(struct lfs_dir_cache *cache, struct lfs_dirent *e)
+{
+	if (cache->nr == cache->cap) {
+		unsigned int cap = max(cache->cap * 2, 64U);
+		struct lfs_dirent **ents;
+
+		ents = kvrealloc(cache->ents, array_size(cap, sizeof(*ents)),
+				 GFP_KERNEL);
+		if (!ents)
+			return -ENOMEM;
+		cache->ents = ents;
+		cache->cap = cap;
+	}
+	cache->ents[cache->nr++] = e;
+	return 0;
+}
+
+static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
+{
+	struct lfs_inode *od = LFS_I(dir);
+	struct lfs_rdd rdd = {
+		.ctx.actor = lfs_fill_merge,
+		.ofs = LFS_FS(dir->i_sb),
+	};
+	struct lfs_dir_cache *cache;
+	const struct cred *old_cred;
+	struct rb_node *node;
+	unsigned int i;
+	int err = 0;
+
+	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
+	if (!cache)
+		return ERR_PTR(-ENOMEM);
+	cache->root = RB_ROOT;
+	rdd.cache = cache;
+	INIT_LIST_HEAD(&rdd.whiteouts);
+	INIT_LIST_HEAD(&rdd.check);
+
+	old_cred = lfs_override_creds(dir->i_sb);
+	for (i = 0; i < od->numpaths && !err; i++)
+		err = lfs_read_layer(&rdd, &od->paths[i]);
+	revert_creds(old_cred);
+
+	/* Name order: stable, and what a reader of ls expects anyway. */
+	for (node = rb_first(&cache->root); node && !err; node = rb_next(node)) {
+		struct lfs_dirent *e = rb_entry(node, struct lfs_dirent, node);
+
+		if (!e->hidden)
+			err = lfs_cache_push(cache, e);
+	}
+	if (err) {
+		lfs_cache_free(cache);
+		return ERR_PTR(err);
+	}
+	return cache;
+}
+
+static int lfs_iterate(struct file *file, struct dir_context *ctx)
+{
+	struct lfs_dir_file *df = file->private_data;
+	struct lfs_dir_cache *cache;
+	int err = 0;
+
+	mutex_lock(&df->lock);
+	if (!df->cache) {
+		cache = lfs_build_cache(file_inode(file));
+		if (IS_ERR(cache)) {
+			err = PTR_ERR(cache);
+			goto out;
+		}
+		df->cache = cache;
+	}
+	cache = df->cache;
+
+	if (!dir_emit_dots(file, ctx))
+		goto out;
+	while (ctx->pos - 2 < cache->nr) {
+		struct lfs_dirent *e = cache->ents[ctx->pos - 2];
+
+		if (!dir_emit(ctx, e->name, e->len, e->ino, e->type))
+			break;
+		ctx->pos++;
+	}
+out:
+	mutex_unlock(&df->lock);
+	return err;
+}
+
+static int lfs_dir_open(struct inode *inode, struct file *file)
+{
+	struct lfs_dir_file *df;
+
+	df = kzalloc(sizeof(*df), GFP_KERNEL);
+	if (!df)
+		return -ENOMEM;
+	mutex_init(&df->lock);
+	file->private_data = df;
+	return 0;
+}
+
+static int lfs_dir_release(struct inode *inode, struct file *file)
+{
+	struct lfs_dir_file *df = file->private_data;
+
+	lfs_cache_free(df->cache);
+	mutex_destroy(&df->lock);
+	kfree(df);
+	return 0;
+}
+
+static loff_t lfs_dir_llseek(struct file *file, loff_t offset, int whence)
+{
+	/* Offsets are indexes into the cache; any non-negative one is valid. */
+	return generic_file_llseek_size(file, offset, whence, LLONG_MAX,
+					LLONG_MAX);
+}
+
+const struct file_operations lfs_dir_operations = {
+	.open		= lfs_dir_open,
+	.release	= lfs_dir_release,
+	.read		= generic_read_dir,
+	.iterate_shared	= lfs_iterate,
+	.llseek		= lfs_dir_llseek,
+	.fsync		= noop_fsync,
+};
+
+const struct inode_operations lfs_dir_inode_operations = {
+	.lookup		= lfs_lookup,
+	.permission	= lfs_permission,
+	.getattr	= lfs_getattr,
+	.listxattr	= lfs_listxattr,
+	.get_inode_acl	= lfs_get_inode_acl,
+	.get_acl	= lfs_get_acl,
+};

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: regular file I/O through backing files.
+ *
+ * Opening a layerfs file opens the real file as a backing file (its f_path
+ * is the real path, its user path the layerfs one).  read, splice and mmap
+ * are handed to it, so the page cache that fills is the lower file's own,
+ * shared by every mount of the layer and by direct readers of the layer.
+ *
+ * Locking: llseek copies f_pos to the backing file and back under the
+ * layerfs file's f_pos_lock (held by the VFS for FMODE_ATOMIC_POS files)
+ * plus the inode lock, as a SEEK_DATA/SEEK_HOLE answer must come from the
+ * real filesystem.  Nothing else here takes a lock of its own.
+ */
+
+#include <linux/backing-file.h>
+#include <linux/fadvise.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/splice.h>
+#include "layerfs.h"
+
+/* Flags a user may change on an open file (F_SETFL) that matter below. */
+#define LFS_SETFL_MASK (O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT)
+
+static struct file *lfs_open_realfile(struct file *file,
+				      const struct path *realpath)
+{
+	struct inode *realinode = d_inode(realpath->dentry);
+	struct inode *inode = file_inode(file);
+	struct mnt_idmap *real_idmap = mnt_idmap(realpath->mnt);
+	int flags = file->f_flags | O_NOATIME;
+	const struct cred *old_cred;
+	struct file *realfile;
+	int err;
+
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = inode_permission(real_idmap, realinode,
+			       MAY_OPEN | ACC_MODE(flags));
+	if (err) {
+		realfile = ERR_PTR(err);
+	} else {
+		if (!inode_owner_or_capable(real_idmap, realinode))
+			flags &= ~O_NOATIME;
+#ifdef HAVE_BACKING_FILE_OPEN_USER_FILE
+		realfile = backing_file_open(file, flags, realpath,
+					     current_cred());
+#else
+		realfile = backing_file_open(&file->f_path, flags, realpath,
+					     current_cred());
+#endif
+	}
+	revert_creds(old_cred);
+	return realfile;
+}
+
+static int lfs_open(struct inode *inode, struct file *file)
+{
+	struct file *realfile;
+	struct path realpath;
+
+	/* The real file was made long ago; these only applied to us. */
+	file->f_flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+
+	lfs_path_real(inode, &realpath);
+	realfile = lfs_open_realfile(file, &realpath);
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
+	file->private_data = realfile;
+	return 0;
+}
+
+static int lfs_release(struct inode *inode, struct file *file)
+{
+	fput(file->private_data);
+	return 0;
+}
+
+/*
+ * F_SETFL acts on the layerfs file; carry O_DIRECT and friends over to the
+ * backing file before it is used, or a read would silently be buffered.
+ */
+static struct file *lfs_real_file(struct file *file)
+{
+	struct file *realfile = file->private_data;
+	unsigned int flags = READ_ONCE(file->f_flags) & LFS_SETFL_MASK;
+
+	if (unlikely((realfile->f_flags & LFS_SETFL_MASK) != flags)) {
+		if ((flags & O_DIRECT) &&
+		    !(realfile->f_mode & FMODE_CAN_ODIRECT))
+			return ERR_PTR(-EINVAL);
+		spin_lock(&realfile->f_lock);
+		realfile->f_flags = (realfile->f_flags & ~LFS_SETFL_MASK) |
+				    flags;
+		realfile->f_iocb_flags = iocb_flags(realfile);
+		spin_unlock(&realfile->f_lock);
+	}
+	return realfile;
+}
+
+static void lfs_file_accessed(struct file *file)
+{
+	/* Read-only layers: atime is neither stored nor needed. */
+}
+
+static struct backing_file_ctx lfs_backing_ctx(struct file *file)
+{
+	return (struct backing_file_ctx) {
+		.cred = LFS_FS(file_inode(file)->i_sb)->creator_cred,
+		.user_file = file,
+		.accessed = lfs_file_accessed,
+	};
+}
+
+static ssize_t lfs_read_iter(struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct file *file = iocb->ki_filp;
+	struct backing_file_ctx ctx = lfs_backing_ctx(file);
+	struct file *realfile;
+
+	if (!iov_iter_count(iter))
+		return 0;
+	realfile = lfs_real_file(file);
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
+	return backing_file_read_iter(realfile, iter, iocb, iocb->ki_flags,
+				      &ctx);
+}
+
+static ssize_t lfs_splice_read(struct file *in, loff_t *ppos,
+			       struct pipe_inode_info *pipe, size_t len,
+			       unsigned int flags)
+{
+	struct backing_file_ctx ctx = lfs_backing_ctx(in);
+	struct file *realfile = lfs_real_file(in);
+
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
+	return backing_file_splice_read(realfile, ppos, pipe, len, flags,
+					&ctx);
+}
+
+static int lfs_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct backing_file_ctx ctx = lfs_backing_ctx(file);
+
+	/* The VMA moves to the real file: its page cache, shared. */
+	return backing_file_mmap(file->private_data, vma, &ctx);
+}
+
+static loff_t lfs_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	struct file *realfile = file->private_data;
+	const struct cred *old_cred;
+	loff_t ret;
+
+	if (offset == 0) {
+		if (whence == SEEK_CUR)
+			return file->f_pos;
+		if (whence == SEEK_SET)
+			return vfs_setpos(file, 0, 0);
+	}
+
+	inode_lock(inode);
+	realfile->f_pos = file->f_pos;
+	old_cred = lfs_override_creds(inode->i_sb);
+	ret = vfs_llseek(realfile, offset, whence);
+	revert_creds(old_cred);
+	file->f_pos = realfile->f_pos;
+	inode_unlock(inode);
+	return ret;
+}
+
+static int lfs_fadvise(struct file *file, loff_t offset, loff_t len,
+		       int advice)
+{
+	const struct cred *old_cred;
+	int ret;
+
+	old_cred = lfs_override_creds(file_inode(file)->i_sb);
+	ret = vfs_fadvise(file->private_data, offset, len, advice);
+	revert_creds(old_cred);
+	return ret;
+}
+
+static int lfs_fsync(struct file *file, loff_t start, loff_t end,
+		     int datasync)
+{
+	/* Nothing of a read-only layer is ever dirty. */
+	return 0;
+}
+
+const struct file_operations lfs_file_operations = {
+	.open		= lfs_open,
+	.release	= lfs_release,
+	.llseek		= lfs_llseek,
+	.read_iter	= lfs_read_iter,
+	.splice_read	= lfs_splice_read,
+	.mmap		= lfs_mmap,
+	.fadvise	= lfs_fadvise,
+	.fsync		= lfs_fsync,
+};
+
+/*
+ * No page of a layerfs file is ever cached in its own mapping; direct_IO
+ * only tells the VFS that O_DIRECT opens may proceed, the backing file
+ * decides whether it supports them.
+ */
+const struct address_space_operations lfs_aops = {
+	.direct_IO	= noop_direct_IO,
+};

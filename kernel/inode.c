@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: inodes, inode numbers, getattr and permission.
+ *
+ * Inode numbers: st_ino is the real inode number of the topmost real object
+ * with the layer's index in the high bits, so it is unique within the mount
+ * (two layers never share an index) and the same on every mount of the same
+ * stack.  Non-directories are hashed by (real inode, layer) so that hard
+ * links within a layer are one layerfs inode, as they are one file.
+ */
+
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/posix_acl.h>
+#include <linux/ratelimit.h>
+#include <linux/slab.h>
+#include "layerfs.h"
+
+static struct kmem_cache *lfs_inode_cachep;
+
+struct inode *lfs_alloc_inode(struct super_block *sb)
+{
+	struct lfs_inode *oi = alloc_inode_sb(sb, lfs_inode_cachep, GFP_KERNEL);
+
+	if (!oi)
+		return NULL;
+	oi->numpaths = 0;
+	oi->paths = NULL;
+	oi->single.layer = NULL;
+	oi->single.dentry = NULL;
+	oi->key_real = NULL;
+	oi->key_idx = 0;
+	return &oi->vfs_inode;
+}
+
+void lfs_destroy_inode(struct inode *inode)
+{
+	struct lfs_inode *oi = LFS_I(inode);
+	unsigned int i;
+
+	for (i = 0; i < oi->numpaths; i++)
+		dput(oi->paths[i].dentry);
+}
+
+/* After an RCU grace period: path walk may have been reading oi->paths. */
+void lfs_free_inode(struct inode *inode)
+{
+	struct lfs_inode *oi = LFS_I(inode);
+
+	if (oi->paths != &oi->single)
+		kfree(oi->paths);
+	kmem_cache_free(lfs_inode_cachep, oi);
+}
+
+static void lfs_inode_init_once(void *foo)
+{
+	struct lfs_inode *oi = foo;
+
+	inode_init_once(&oi->vfs_inode);
+}
+
+int lfs_init_inode_cache(void)
+{
+	lfs_inode_cachep = kmem_cache_create("layerfs_inode",
+					     sizeof(struct lfs_inode), 0,
+					     SLAB_RECLAIM_ACCOUNT |
+					     SLAB_ACCOUNT,
+					     lfs_inode_init_once);
+	return lfs_inode_cachep ? 0 : -ENOMEM;
+}
+
+void lfs_destroy_inode_cache(void)
+{
+	/* Inodes are freed by RCU callbacks; wait for them. */
+	rcu_barrier();
+	kmem_cache_destroy(lfs_inode_cachep);
+}
+
+u64 lfs_map_ino(struct lfs_fs *ofs, u64 real_ino, unsigned int idx)
+{
+	if (likely(!(real_ino >> ofs->ino_shift)))
+		return real_ino | ((u64)idx << ofs->ino_shift);
+
+	pr_warn_ratelimited("layerfs: inode %llu of layer %u too wide: st_ino not persistent\n",
+			    real_ino, idx);
+	return ofs->ino_overflow_tag |
+	       (atomic64_inc_return(&ofs->ino_overflow_next) &
+		~ofs->ino_overflow_tag);
+}
+
+/*
+ * The real inode behind @inode, or NULL while @inode is being torn down
+ * under an RCU path walk.
+ */
+static struct inode *lfs_real_inode_rcu(struct inode *inode)
+{
+	struct lfs_inode *oi = LFS_I(inode);
+	struct lfs_path *paths = READ_ONCE(oi->paths);
+	struct dentry *dentry;
+
+	if (!paths)
+		return NULL;
+	dentry = READ_ONCE(paths[0].dentry);
+	return dentry ? d_inode_rcu(dentry) : NULL;
+}
+
+int lfs_permission(struct mnt_idmap *idmap, struct inode *inode, int mask)
+{
+	struct inode *realinode = lfs_real_inode_rcu(inode);
+	const struct cred *old_cred;
+	int err;
+
+	if (!realinode)
+		return -ECHILD;
+
+	/* The caller against the merged inode ... */
+	err = generic_permission(&nop_mnt_idmap, inode, mask);
+	if (err)
+		return err;
+
+	/* ... and the mounter against the real one. */
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = inode_permission(lfs_layer_idmap(LFS_I(inode)->paths[0].layer),
+			       realinode, mask);
+	revert_creds(old_cred);
+	return err;
+}
+
+int lfs_getattr(struct mnt_idmap *idmap, const struct path *path,
+		struct kstat *stat, u32 request_mask, unsigned int flags)
+{
+	struct inode *inode = d_inode(path->dentry);
+	struct lfs_inode *oi = LFS_I(inode);
+	const struct cred *old_cred;
+	struct path realpath;
+	int err;
+
+	lfs_path_real(inode, &realpath);
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = vfs_getattr(&realpath, stat, request_mask, flags);
+	revert_creds(old_cred);
+	if (err)
+		return err;
+
+	stat->dev = inode->i_sb->s_dev;
+	stat->ino = inode->i_ino;
+	/*
+	 * Counting subdirectories across layers would need a merged readdir
+	 * on every stat; 1 tells find(1) and friends not to rely on the
+	 * count, as overlayfs and btrfs report.
+	 */
+	if (S_ISDIR(inode->i_mode) && oi->numpaths > 1)
+		stat->nlink = 1;
+	return 0;
+}
+
+static const char *lfs_get_link(struct dentry *dentry, struct inode *inode,
+				struct delayed_call *done)
+{
+	const struct cred *old_cred;
+	const char *link;
+
+	if (!dentry)
+		return ERR_PTR(-ECHILD);
+
+	old_cred = lfs_override_creds(inode->i_sb);
+	link = vfs_get_link(LFS_I(inode)->paths[0].dentry, done);
+	revert_creds(old_cred);
+	return link;
+}
+
+static const struct inode_operations lfs_file_inode_operations = {
+	.permission	= lfs_permission,
+	.getattr	= lfs_getattr,
+	.listxattr	= lfs_listxattr,
+	.get_inode_acl	= lfs_get_inode_acl,
+	.get_acl	= lfs_get_acl,
+};
+
+static const struct inode_operations lfs_symlink_inode_operations = {
+	.get_link	= lfs_get_link,
+	.permission	= lfs_permission,
+	.getattr	= lfs_getattr,
+	.listxattr	= lfs_listxattr,
+};
+
+static const struct inode_operations lfs_special_inode_operations = {
+	.permission	= lfs_permission,
+	.getattr	= lfs_getattr,
+	.listxattr	= lfs_listxattr,
+	.get_inode_acl	= lfs_get_inode_acl,
+	.get_acl	= lfs_get_acl,
+};
+
+static void lfs_fill_inode(struct inode *inode, struct inode *realinode,
+			   unsigned int numpaths)
+{
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
+	unsigned int idx = LFS_I(inode)->paths[0].layer->idx;
+	umode_t mode = realinode->i_mode;
+
+	inode->i_ino = lfs_map_ino(ofs, realinode->i_ino, idx);
+	inode->i_mode = mode;
+	inode->i_uid = realinode->i_uid;
+	inode->i_gid = realinode->i_gid;
+	inode->i_flags |= S_NOATIME | S_NOCMTIME;
+	inode->i_generation = realinode->i_generation;
+	inode_set_atime_to_ts(inode, inode_get_atime(realinode));
+	inode_set_mtime_to_ts(inode, inode_get_mtime(realinode));
+	inode_set_ctime_to_ts(inode, inode_get_ctime(realinode));
+	i_size_write(inode, i_size_read(realinode));
+	inode->i_blocks = realinode->i_blocks;
+	inode->i_blkbits = realinode->i_blkbits;
+	if (S_ISDIR(mode) && numpaths > 1)
+		set_nlink(inode, 1);
+	else
+		set_nlink(inode, realinode->i_nlink);
+
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		inode->i_op = &lfs_file_inode_operations;
+		inode->i_fop = &lfs_file_operations;
+		inode->i_mapping->a_ops = &lfs_aops;
+		break;
+	case S_IFDIR:
+		inode->i_op = &lfs_dir_inode_operations;
+		inode->i_fop = &lfs_dir_operations;
+		break;
+	case S_IFLNK:
+		inode->i_op = &lfs_symlink_inode_operations;
+		break;
+	default:
+		inode->i_op = &lfs_special_inode_operations;
+		init_special_inode(inode, mode, realinode->i_rdev);
+		break;
+	}
+}
+
+struct lfs_ikey {
+	struct inode *real;
+	unsigned int idx;
+};
+
+static int lfs_inode_test(struct inode *inode, void *data)
+{
+	struct lfs_ikey *key = data;
+	struct lfs_inode *oi = LFS_I(inode);
+
+	return oi->key_real == key->real && oi->key_idx == key->idx;
+}
+
+static int lfs_inode_set(struct inode *inode, void *data)
+{
+	struct lfs_ikey *key = data;
+	struct lfs_inode *oi = LFS_I(inode);
+
+	oi->key_real = key->real;
+	oi->key_idx = key->idx;
+	return 0;
+}
+
+static void lfs_put_stack(struct lfs_path *stack, unsigned int num)
+{
+	unsigned int i;
+
+	for (i = 0; i < num; i++)
+		dput(stack[i].dentry);
+	kfree(stack);
+}
+
+/*
+ * Get the layerfs inode for a stack of real objects (top first).  Takes
+ * ownership of @stack and the dentry references in it, whatever happens.
+ */
+struct inode *lfs_iget(struct super_block *sb, struct lfs_path *stack,
+		       unsigned int num)
+{
+	struct inode *realinode = d_inode(stack[0].dentry);
+	struct lfs_ikey key = {
+		.real = realinode,
+		.idx = stack[0].layer->idx,
+	};
+	struct lfs_inode *oi;
+	struct inode *inode;
+
+	if (S_ISDIR(realinode->i_mode)) {
+		/*
+		 * A directory's merged content depends on the path that led
+		 * to it, not only on its top real directory: never share.
+		 */
+		inode = new_inode(sb);
+		if (!inode) {
+			lfs_put_stack(stack, num);
+			return ERR_PTR(-ENOMEM);
+		}
+		oi = LFS_I(inode);
+		oi->numpaths = num;
+		WRITE_ONCE(oi->paths, stack);
+		lfs_fill_inode(inode, realinode, num);
+		return inode;
+	}
+
+	if (WARN_ON_ONCE(num != 1)) {
+		lfs_put_stack(stack, num);
+		return ERR_PTR(-EIO);
+	}
+
+	inode = iget5_locked(sb, (unsigned long)realinode ^ key.idx,
+			     lfs_inode_test, lfs_inode_set, &key);
+	if (!inode) {
+		lfs_put_stack(stack, num);
+		return ERR_PTR(-ENOMEM);
+	}
+	if (!(inode->i_state & I_NEW)) {
+		/* Another hard link of the same file: already set up. */
+		lfs_put_stack(stack, num);
+		return inode;
+	}
+
+	oi = LFS_I(inode);
+	oi->single = stack[0];
+	oi->numpaths = 1;
+	WRITE_ONCE(oi->paths, &oi->single);
+	kfree(stack);
+	lfs_fill_inode(inode, realinode, 1);
+	unlock_new_inode(inode);
+	return inode;
+}

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: mount options (fs_context parsing), apart from superblock setup.
+ *
+ * Layers are resolved to paths while parsing, in the mounter's context, so
+ * that a bad layer is reported against the option that named it.  Every
+ * rejection gives the errno a caller expects (ENOENT for a missing layer,
+ * ENOTDIR for a file, EINVAL for the rest) and one line in the fs_context
+ * log, which mount(8) and fsopen(2) users both see.
+ */
+
+#include <linux/fs.h>
+#include <linux/fs_parser.h>
+#include <linux/namei.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include "layerfs.h"
+
+enum lfs_opt {
+	LFS_OPT_LOWERDIR,
+	LFS_OPT_LOWERDIR_ADD,
+};
+
+const struct fs_parameter_spec lfs_parameter_spec[] = {
+	fsparam_string_empty("lowerdir", LFS_OPT_LOWERDIR),
+	fsparam_string("lowerdir+", LFS_OPT_LOWERDIR_ADD),
+	{}
+};
+
+static void lfs_ctx_reset_layers(struct lfs_fs_context *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < ctx->nr; i++) {
+		path_put(&ctx->lower[i]);
+		kfree(ctx->names[i]);
+	}
+	ctx->nr = 0;
+}
+
+static int lfs_ctx_grow(struct lfs_fs_context *ctx)
+{
+	unsigned int cap;
+	struct path *lower;
+	char **names;
+
+	if (ctx->nr < ctx->cap)
+		return 0;
+
+	cap = min_t(unsigned int, max(ctx->cap * 2, 8U), LAYERFS_MAX_LAYERS);
+	lower = krealloc_array(ctx->lower, cap, sizeof(*lower), GFP_KERNEL);
+	if (!lower)
+		return -ENOMEM;
+	ctx->lower = lower;
+	names = krealloc_array(ctx->names, cap, sizeof(*names), GFP_KERNEL);
+	if (!names)
+		return -ENOMEM;
+	ctx->names = names;
+	ctx->cap = cap;
+	return 0;
+}
+
+static bool lfs_dentry_weird(struct dentry *dentry)
+{
+	return dentry->d_flags & (DCACHE_NEED_AUTOMOUNT |
+				  DCACHE_MANAGE_TRANSIT |
+				  DCACHE_OP_HASH |
+				  DCACHE_OP_COMPARE);
+}
+
+/* Resolve one layer path and append it below the layers given so far. */
+static int lfs_add_layer(struct fs_context *fc, const char *name)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+	struct path path;
+	unsigned int i;
+	char *dup;
+	int err;
+
+	if (!*name)
+		return invalfc(fc, "empty path in the layer list");
+	if (ctx->nr >= LAYERFS_MAX_LAYERS)
+		return invalfc(fc, "too many layers, the limit is %d",
+			       LAYERFS_MAX_LAYERS);
+
+	err = kern_path(name, LOOKUP_FOLLOW, &path);
+	if (err) {
+		errorf(fc, "layer '%s': %s", name,
+		       err == -ENOENT ? "no such directory" : "cannot resolve");
+		return err;
+	}
+
+	if (!d_is_dir(path.dentry)) {
+		errorf(fc, "layer '%s' is not a directory", name);
+		err = -ENOTDIR;
+		goto out_put;
+	}
+	err = -EINVAL;
+	if (path.mnt->mnt_sb->s_type == &lfs_fs_type) {
+		errorf(fc, "layer '%s' is on layerfs; nesting is not supported",
+		       name);
+		goto out_put;
+	}
+	if (sb_has_encoding(path.mnt->mnt_sb)) {
+		errorf(fc, "layer '%s' is on a case-insensitive filesystem",
+		       name);
+		goto out_put;
+	}
+	if (lfs_dentry_weird(path.dentry)) {
+		errorf(fc, "layer '%s' is on an unsupported filesystem", name);
+		goto out_put;
+	}
+	/* ACLs and owners are passed through unmapped. */
+	if (mnt_idmap(path.mnt) != &nop_mnt_idmap) {
+		errorf(fc, "layer '%s' is an idmapped mount, not supported",
+		       name);
+		goto out_put;
+	}
+	for (i = 0; i < ctx->nr; i++) {
+		if (ctx->lower[i].dentry == path.dentry &&
+		    ctx->lower[i].mnt->mnt_sb == path.mnt->mnt_sb) {
+			errorf(fc, "layer '%s' is given twice (as '%s')",
+			       name, ctx->names[i]);
+			goto out_put;
+		}
+	}
+
+	err = lfs_ctx_grow(ctx);
+	if (err)
+		goto out_put;
+	dup = kstrdup(name, GFP_KERNEL);
+	if (!dup) {
+		err = -ENOMEM;
+		goto out_put;
+	}
+	ctx->lower[ctx->nr] = path;
+	ctx->names[ctx->nr] = dup;
+	ctx->nr++;
+	return 0;
+
+out_put:
+	path_put(&path);
+	return err;
+}
+
+/*
+ * "lowerdir=TOP:...:BOTTOM".  A colon inside a path is written "\:" and a
+ * backslash "\\".
+ */
+static int lfs_parse_lowerdir(struct fs_context *fc, char *list)
+{
+	char *out, *start, *p;
+	int err;
+
+	if (!*list)
+		return invalfc(fc, "empty layer list in lowerdir");
+
+	start = list;
+	out = list;
+	for (p = list; ; p++) {
+		if (*p == '\\' && (p[1] == ':' || p[1] == '\\')) {
+			*out++ = *++p;
+			continue;
+		}
+		if (*p == ':' || *p == '\0') {
+			bool last = *p == '\0';
+
+			*out = '\0';
+			err = lfs_add_layer(fc, start);
+			if (err)
+				return err;
+			if (last)
+				return 0;
+			start = p + 1;
+			out = start;
+			continue;
+		}
+		*out++ = *p;
+	}
+}
+
+static int lfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+	struct fs_parse_result result;
+	int opt;
+
+	opt = fs_parse(fc, lfs_parameter_spec, param, &result);
+	if (opt < 0)
+		return opt;
+
+	/*
+	 * mount(8) repeats the options it read from mountinfo on remount;
+	 * layers are fixed for the life of the superblock, so as overlayfs
+	 * does, they are ignored here rather than failing every remount.
+	 */
+	if (fc->purpose == FS_CONTEXT_FOR_RECONFIGURE)
+		return 0;
+
+	switch (opt) {
+	case LFS_OPT_LOWERDIR:
+		if (ctx->seen_lowerdir_plus)
+			return invalfc(fc, "lowerdir cannot be mixed with lowerdir+");
+		/* A repeated lowerdir replaces the list, as in overlayfs. */
+		lfs_ctx_reset_layers(ctx);
+		ctx->seen_lowerdir = true;
+		return lfs_parse_lowerdir(fc, param->string);
+	case LFS_OPT_LOWERDIR_ADD:
+		if (ctx->seen_lowerdir)
+			return invalfc(fc, "lowerdir+ cannot be mixed with lowerdir");
+		ctx->seen_lowerdir_plus = true;
+		return lfs_add_layer(fc, param->string);
+	}
+	return -EINVAL;
+}
+
+static int lfs_get_tree(struct fs_context *fc)
+{
+	return get_tree_nodev(fc, lfs_fill_super);
+}
+
+static void lfs_free_fc(struct fs_context *fc)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+
+	if (ctx) {
+		lfs_ctx_reset_layers(ctx);
+		kfree(ctx->lower);
+		kfree(ctx->names);
+		kfree(ctx);
+	}
+	/* Still set if the superblock was never created. */
+	lfs_free_fs(fc->s_fs_info);
+}
+
+static int lfs_reconfigure(struct fs_context *fc)
+{
+	if (!(fc->sb_flags & SB_RDONLY)) {
+		errorf(fc, "no upperdir: the mount is read-only");
+		return -EROFS;
+	}
+	return 0;
+}
+
+static const struct fs_context_operations lfs_context_ops = {
+	.parse_param	= lfs_parse_param,
+	.get_tree	= lfs_get_tree,
+	.reconfigure	= lfs_reconfigure,
+	.free		= lfs_free_fc,
+};
+
+int lfs_init_fs_context(struct fs_context *fc)
+{
+	struct lfs_fs_context *ctx;
+	struct lfs_fs *ofs;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ofs = kzalloc(sizeof(*ofs), GFP_KERNEL);
+	if (!ofs) {
+		kfree(ctx);
+		return -ENOMEM;
+	}
+	fc->fs_private = ctx;
+	fc->s_fs_info = ofs;
+	fc->ops = &lfs_context_ops;
+	/* Layers are never written: a layerfs without upperdir is read-only. */
+	if (fc->purpose == FS_CONTEXT_FOR_MOUNT)
+		fc->sb_flags |= SB_RDONLY;
+	return 0;
+}
+
+int lfs_show_options(struct seq_file *m, struct dentry *dentry)
+{
+	struct lfs_fs *ofs = LFS_FS(dentry->d_sb);
+	unsigned int i;
+
+	seq_puts(m, ",lowerdir=");
+	for (i = 0; i < ofs->num_layers; i++) {
+		if (i)
+			seq_putc(m, ':');
+		/* Escape what would split the option or the list. */
+		seq_escape(m, ofs->layers[i].name, ":, \t\n\\");
+	}
+	return 0;
+}

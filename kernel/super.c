@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: superblock setup, statfs, module init.
+ *
+ * layerfs merges read-only container image layers (OCI layer directories,
+ * whiteouts as the layer tarball carried them) into one view.  Unmodified
+ * regular files are served by the lower file itself through backing files,
+ * so every mount of a layer shares that layer's page cache.
+ */
+
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+#include "layerfs.h"
+
+void lfs_free_fs(struct lfs_fs *ofs)
+{
+	unsigned int i;
+
+	if (!ofs)
+		return;
+	for (i = 0; i < ofs->num_layers; i++) {
+		kern_unmount(ofs->layers[i].mnt);
+		kfree(ofs->layers[i].name);
+	}
+	kfree(ofs->layers);
+	if (ofs->creator_cred)
+		put_cred(ofs->creator_cred);
+	kfree(ofs);
+}
+
+static int lfs_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct lfs_fs *ofs = LFS_FS(dentry->d_sb);
+	struct path path = {
+		.mnt = ofs->layers[0].mnt,
+		.dentry = ofs->layers[0].mnt->mnt_root,
+	};
+	const struct cred *old_cred;
+	int err;
+
+	old_cred = lfs_override_creds(dentry->d_sb);
+	err = vfs_statfs(&path, buf);
+	revert_creds(old_cred);
+	if (!err) {
+		buf->f_type = LAYERFS_SUPER_MAGIC;
+		buf->f_fsid = u64_to_fsid(huge_encode_dev(dentry->d_sb->s_dev));
+	}
+	return err;
+}
+
+static const struct super_operations lfs_super_operations = {
+	.alloc_inode	= lfs_alloc_inode,
+	.destroy_inode	= lfs_destroy_inode,
+	.free_inode	= lfs_free_inode,
+	.drop_inode	= generic_delete_inode,
+	.statfs		= lfs_statfs,
+	.show_options	= lfs_show_options,
+};
+
+/* Take the resolved layers from the parse context into the superblock. */
+static int lfs_get_layers(struct super_block *sb, struct fs_context *fc)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+	struct lfs_fs *ofs = LFS_FS(sb);
+	int depth = 0;
+	unsigned int i;
+
+	ofs->layers = kcalloc(ctx->nr, sizeof(*ofs->layers), GFP_KERNEL);
+	if (!ofs->layers)
+		return -ENOMEM;
+
+	for (i = 0; i < ctx->nr; i++) {
+		struct vfsmount *mnt;
+
+		/*
+		 * A private clone pins the layer and is immune to later
+		 * mount changes in the mounter's namespace.
+		 */
+		mnt = clone_private_mount(&ctx->lower[i]);
+		if (IS_ERR(mnt)) {
+			errorf(fc, "layer '%s': cannot clone its mount: %ld",
+			       ctx->names[i], PTR_ERR(mnt));
+			return PTR_ERR(mnt);
+		}
+		/* Layers are never written through layerfs. */
+		mnt->mnt_flags |= MNT_READONLY | MNT_NOATIME;
+
+		ofs->layers[i].mnt = mnt;
+		ofs->layers[i].idx = i + 1;
+		ofs->layers[i].name = ctx->names[i];
+		ctx->names[i] = NULL;
+		ofs->num_layers++;
+
+		depth = max(depth, mnt->mnt_sb->s_stack_depth);
+		sb->s_maxbytes = max(sb->s_maxbytes, mnt->mnt_sb->s_maxbytes);
+		sb->s_time_gran = min(sb->s_time_gran,
+				      mnt->mnt_sb->s_time_gran);
+	}
+
+	sb->s_stack_depth = depth + 1;
+	if (sb->s_stack_depth > FILESYSTEM_MAX_STACK_DEPTH) {
+		errorf(fc, "stack too deep: a layer is already %d filesystems deep, the limit is %d",
+		       depth, FILESYSTEM_MAX_STACK_DEPTH);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The root merges the layer roots, down to the first opaque one. */
+static struct inode *lfs_root_inode(struct super_block *sb)
+{
+	struct lfs_fs *ofs = LFS_FS(sb);
+	const struct cred *old_cred;
+	struct lfs_path *stack;
+	unsigned int i, n = 0;
+
+	stack = kcalloc(ofs->num_layers, sizeof(*stack), GFP_KERNEL);
+	if (!stack)
+		return ERR_PTR(-ENOMEM);
+
+	old_cred = lfs_override_creds(sb);
+	for (i = 0; i < ofs->num_layers; i++) {
+		struct lfs_layer *layer = &ofs->layers[i];
+
+		stack[n].layer = layer;
+		stack[n].dentry = dget(layer->mnt->mnt_root);
+		n++;
+		if (lfs_is_opaque_dir(layer, layer->mnt->mnt_root))
+			break;
+	}
+	revert_creds(old_cred);
+
+	return lfs_iget(sb, stack, n);
+}
+
+int lfs_fill_super(struct super_block *sb, struct fs_context *fc)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+	struct lfs_fs *ofs = LFS_FS(sb);
+	struct inode *root;
+	unsigned int bits;
+	int err;
+
+	if (!ctx->nr)
+		return invalfc(fc, "no lowerdir given");
+
+	sb->s_magic = LAYERFS_SUPER_MAGIC;
+	sb->s_op = &lfs_super_operations;
+	sb->s_xattr = lfs_xattr_handlers;
+	sb->s_flags |= SB_RDONLY | SB_POSIXACL;
+	sb->s_iflags |= SB_I_SKIP_SYNC;
+	sb->s_maxbytes = 0;
+	sb->s_time_gran = NSEC_PER_SEC;
+
+	ofs->creator_cred = prepare_creds();
+	if (!ofs->creator_cred)
+		return -ENOMEM;
+
+	err = lfs_get_layers(sb, fc);
+	if (err)
+		return err;
+
+	/*
+	 * Room for layer indexes 0 (upper) .. num_layers, plus one all-ones
+	 * tag for inode numbers that do not fit.
+	 */
+	bits = fls(ofs->num_layers + 1);
+	ofs->ino_shift = 64 - bits;
+	ofs->ino_overflow_tag = (u64)((1U << bits) - 1) << ofs->ino_shift;
+	atomic64_set(&ofs->ino_overflow_next, 0);
+
+	root = lfs_root_inode(sb);
+	if (IS_ERR(root))
+		return PTR_ERR(root);
+	sb->s_root = d_make_root(root);
+	if (!sb->s_root)
+		return -ENOMEM;
+	return 0;
+}
+
+static void lfs_kill_sb(struct super_block *sb)
+{
+	struct lfs_fs *ofs = LFS_FS(sb);
+
+	/* Inodes, which hold real dentries, go before the layer mounts. */
+	kill_anon_super(sb);
+	lfs_free_fs(ofs);
+}
+
+struct file_system_type lfs_fs_type = {
+	.owner			= THIS_MODULE,
+	.name			= "layerfs",
+	.init_fs_context	= lfs_init_fs_context,
+	.parameters		= lfs_parameter_spec,
+	.kill_sb		= lfs_kill_sb,
+};
+MODULE_ALIAS_FS("layerfs");
+
+static int __init lfs_init(void)
+{
+	int err;
+
+	err = lfs_init_inode_cache();
+	if (err)
+		return err;
+	err = register_filesystem(&lfs_fs_type);
+	if (err)
+		lfs_destroy_inode_cache();
+	return err;
+}
+
+static void __exit lfs_exit(void)
+{
+	unregister_filesystem(&lfs_fs_type);
+	lfs_destroy_inode_cache();
+}
+
+module_init(lfs_init);
+module_exit(lfs_exit);
+
+MODULE_DESCRIPTION("layerfs: container image layers with block-granular copy-on-write");
+MODULE_AUTHOR("The layerfs authors");
+MODULE_LICENSE("GPL");
