@@ -137,7 +137,11 @@ int lfs_getattr(struct mnt_idmap *idmap, const struct path *path,
 
 	lfs_path_real(inode, &realpath);
 	old_cred = lfs_override_creds(inode->i_sb);
-	err = vfs_getattr(&realpath, stat, request_mask, flags);
+	/* The caller already passed the LSM check when it asks for NOSEC. */
+	if (flags & AT_GETATTR_NOSEC)
+		err = vfs_getattr_nosec(&realpath, stat, request_mask, flags);
+	else
+		err = vfs_getattr(&realpath, stat, request_mask, flags);
 	revert_creds(old_cred);
 	if (err)
 		return err;
