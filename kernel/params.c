@@ -86,42 +86,37 @@ static int lfs_add_layer(struct fs_context *fc, const char *name)
 
 	err = kern_path(name, LOOKUP_FOLLOW, &path);
 	if (err) {
-		errorf(fc, "layer '%s': %s", name,
-		       err == -ENOENT ? "no such directory" : "cannot resolve");
+		errorfc(fc, "layer '%s': %s", name,
+			err == -ENOENT ? "no such directory" : "cannot resolve");
 		return err;
 	}
 
 	if (!d_is_dir(path.dentry)) {
-		errorf(fc, "layer '%s' is not a directory", name);
+		errorfc(fc, "layer '%s' is not a directory", name);
 		err = -ENOTDIR;
 		goto out_put;
 	}
 	err = -EINVAL;
-	if (path.mnt->mnt_sb->s_type == &lfs_fs_type) {
-		errorf(fc, "layer '%s' is on layerfs; nesting is not supported",
-		       name);
-		goto out_put;
-	}
 	if (sb_has_encoding(path.mnt->mnt_sb)) {
-		errorf(fc, "layer '%s' is on a case-insensitive filesystem",
-		       name);
+		errorfc(fc, "layer '%s' is on a case-insensitive filesystem",
+			name);
 		goto out_put;
 	}
 	if (lfs_dentry_weird(path.dentry)) {
-		errorf(fc, "layer '%s' is on an unsupported filesystem", name);
+		errorfc(fc, "layer '%s' is on an unsupported filesystem", name);
 		goto out_put;
 	}
 	/* ACLs and owners are passed through unmapped. */
 	if (mnt_idmap(path.mnt) != &nop_mnt_idmap) {
-		errorf(fc, "layer '%s' is an idmapped mount, not supported",
-		       name);
+		errorfc(fc, "layer '%s' is an idmapped mount, not supported",
+			name);
 		goto out_put;
 	}
 	for (i = 0; i < ctx->nr; i++) {
 		if (ctx->lower[i].dentry == path.dentry &&
 		    ctx->lower[i].mnt->mnt_sb == path.mnt->mnt_sb) {
-			errorf(fc, "layer '%s' is given twice (as '%s')",
-			       name, ctx->names[i]);
+			errorfc(fc, "layer '%s' is given twice (as '%s')",
+				name, ctx->names[i]);
 			goto out_put;
 		}
 	}
@@ -237,7 +232,7 @@ static void lfs_free_fc(struct fs_context *fc)
 static int lfs_reconfigure(struct fs_context *fc)
 {
 	if (!(fc->sb_flags & SB_RDONLY)) {
-		errorf(fc, "no upperdir: the mount is read-only");
+		errorfc(fc, "no upperdir: the mount is read-only");
 		return -EROFS;
 	}
 	return 0;

@@ -83,8 +83,8 @@ static int lfs_get_layers(struct super_block *sb, struct fs_context *fc)
 		 */
 		mnt = clone_private_mount(&ctx->lower[i]);
 		if (IS_ERR(mnt)) {
-			errorf(fc, "layer '%s': cannot clone its mount: %ld",
-			       ctx->names[i], PTR_ERR(mnt));
+			errorfc(fc, "layer '%s': cannot clone its mount: %ld",
+				ctx->names[i], PTR_ERR(mnt));
 			return PTR_ERR(mnt);
 		}
 		/* Layers are never written through layerfs. */
@@ -104,8 +104,8 @@ static int lfs_get_layers(struct super_block *sb, struct fs_context *fc)
 
 	sb->s_stack_depth = depth + 1;
 	if (sb->s_stack_depth > FILESYSTEM_MAX_STACK_DEPTH) {
-		errorf(fc, "stack too deep: a layer is already %d filesystems deep, the limit is %d",
-		       depth, FILESYSTEM_MAX_STACK_DEPTH);
+		errorfc(fc, "stack too deep: a layer is %d filesystems deep, limit %d",
+			depth, FILESYSTEM_MAX_STACK_DEPTH);
 		return -EINVAL;
 	}
 	return 0;
