@@ -2,18 +2,24 @@
 /*
  * layerfs: merged readdir.
  *
- * The first readdir of an open directory reads every real directory of the
+ * The first readdir of a directory reads every real directory of its
  * stack, top first, into a name tree that drops duplicates, whiteouts and
- * what whiteouts hide, and keeps the visible entries in an array.  The
- * directory offset is the index in that array (plus "." and ".."), so
- * telldir/seekdir and getdents with any buffer size are exact for the life
- * of the open file.  Layers are read-only, so the cache never goes stale.
+ * what whiteouts hide, and keeps the visible entries in an array sorted by
+ * name.  The directory offset is the index in that array (plus "." and
+ * ".."), so telldir/seekdir and getdents with any buffer size are exact.
  *
- * Locking: the cache hangs off the struct file and is built and read under
- * its mutex; iterate_dir() holds the merged directory's i_rwsem shared and
- * takes each real directory's i_rwsem shared in turn (layerfs -> real fs).
- * Entries that may be overlay whiteouts are looked up only after the real
- * directory's iteration ended, never from inside its actor.
+ * Layers are read-only, so a merged listing never goes stale: it is built
+ * once per inode, published with cmpxchg and kept until the inode is
+ * evicted.  Lookup uses it too (lfs_dir_cache_find()): a name absent from a
+ * listed directory is negative without touching any layer, and a present
+ * one is looked up first in the layer it came from, so find(1) and ls -l
+ * cost one real lookup per entry instead of two per layer.
+ *
+ * Locking: building runs with the merged directory's i_rwsem held shared by
+ * iterate_dir() and takes each real directory's i_rwsem shared in turn
+ * (layerfs -> real fs).  Entries that may be overlay whiteouts are looked up
+ * only after the real directory's iteration ended, never from inside its
+ * actor.  A built listing is immutable and read without locks.
  */
 
 #include <linux/fs.h>
@@ -23,26 +29,11 @@
 #include <linux/mm.h>
 #include "layerfs.h"
 
-struct lfs_dirent {
-	struct rb_node node;
-	struct list_head check;	/* on lfs_rdd.check while undecided */
-	u64 ino;
-	unsigned int type;
-	bool hidden;		/* a whiteout, or hidden by one */
-	unsigned int len;
-	char name[];
-};
-
 struct lfs_dir_cache {
 	struct rb_root root;
 	struct lfs_dirent **ents;	/* visible entries, in offset order */
 	unsigned int nr;
 	unsigned int cap;
-};
-
-struct lfs_dir_file {
-	struct mutex lock;	/* serialises building and reading @cache */
-	struct lfs_dir_cache *cache;
 };
 
 /* Whiteout names seen in the layer being read; applied after it. */
@@ -57,6 +48,7 @@ struct lfs_rdd {
 	struct lfs_dir_cache *cache;
 	struct lfs_fs *ofs;
 	const struct lfs_layer *layer;
+	unsigned int layer_pos;
 	struct list_head whiteouts;
 	struct list_head check;
 	unsigned int count;
@@ -112,13 +104,14 @@ static struct lfs_dirent *lfs_cache_add(struct lfs_dir_cache *cache,
 	e->hidden = false;
 	e->ino = 0;
 	e->type = DT_UNKNOWN;
+	e->layer_pos = 0;
 	INIT_LIST_HEAD(&e->check);
 	rb_link_node(&e->node, parent, link);
 	rb_insert_color(&e->node, &cache->root);
 	return e;
 }
 
-static void lfs_cache_free(struct lfs_dir_cache *cache)
+void lfs_cache_free(struct lfs_dir_cache *cache)
 {
 	struct lfs_dirent *e, *tmp;
 
@@ -175,6 +168,7 @@ static bool lfs_fill_merge(struct dir_context *ctx, const char *name,
 	}
 	e->ino = lfs_map_ino(rdd->ofs, ino, rdd->layer->idx);
 	e->type = d_type;
+	e->layer_pos = rdd->layer_pos;
 	/* Could be an overlayfs whiteout (or the fs does not say): look. */
 	if (d_type == DT_CHR || d_type == DT_UNKNOWN)
 		list_add_tail(&e->check, &rdd->check);
@@ -232,7 +226,8 @@ static int lfs_apply_whiteouts(struct lfs_rdd *rdd)
 	return err;
 }
 
-static int lfs_read_layer(struct lfs_rdd *rdd, const struct lfs_path *lp)
+static int lfs_read_layer(struct lfs_rdd *rdd, const struct lfs_path *lp,
+			  unsigned int pos)
 {
 	struct path realpath = { .mnt = lp->layer->mnt, .dentry = lp->dentry };
 	struct file *realfile;
@@ -244,6 +239,7 @@ static int lfs_read_layer(struct lfs_rdd *rdd, const struct lfs_path *lp)
 		return PTR_ERR(realfile);
 
 	rdd->layer = lp->layer;
+	rdd->layer_pos = pos;
 	rdd->ctx.pos = 0;
 	/* Some filesystems stop early; go on until a pass yields nothing. */
 	do {
@@ -303,7 +299,7 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 
 	old_cred = lfs_override_creds(dir->i_sb);
 	for (i = 0; i < od->numpaths && !err; i++)
-		err = lfs_read_layer(&rdd, &od->paths[i]);
+		err = lfs_read_layer(&rdd, &od->paths[i], i);
 	revert_creds(old_cred);
 
 	/* Name order: stable, and what a reader of ls expects anyway. */
@@ -320,25 +316,51 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 	return cache;
 }
 
+/* The merged listing of @dir, built on first use. */
+static struct lfs_dir_cache *lfs_dir_cache_get(struct inode *dir)
+{
+	struct lfs_inode *od = LFS_I(dir);
+	struct lfs_dir_cache *cache, *old;
+
+	/* Pairs with the cmpxchg below: see a fully built listing. */
+	cache = smp_load_acquire(&od->dcache);
+	if (cache)
+		return cache;
+
+	cache = lfs_build_cache(dir);
+	if (IS_ERR(cache))
+		return cache;
+	/* Two readers may race to build; the first one published wins. */
+	old = cmpxchg_release(&od->dcache, NULL, cache);
+	if (old) {
+		lfs_cache_free(cache);
+		return old;
+	}
+	return cache;
+}
+
+struct lfs_dirent *lfs_dir_cache_find(struct inode *dir,
+				      const struct qstr *name, bool *listed)
+{
+	/* Pairs with the cmpxchg_release in lfs_dir_cache_get(). */
+	struct lfs_dir_cache *cache = smp_load_acquire(&LFS_I(dir)->dcache);
+
+	*listed = cache;
+	if (!cache)
+		return NULL;
+	return lfs_cache_find(cache, name->name, name->len, NULL, NULL);
+}
+
 static int lfs_iterate(struct file *file, struct dir_context *ctx)
 {
-	struct lfs_dir_file *df = file->private_data;
 	struct lfs_dir_cache *cache;
-	int err = 0;
 
-	mutex_lock(&df->lock);
-	if (!df->cache) {
-		cache = lfs_build_cache(file_inode(file));
-		if (IS_ERR(cache)) {
-			err = PTR_ERR(cache);
-			goto out;
-		}
-		df->cache = cache;
-	}
-	cache = df->cache;
+	cache = lfs_dir_cache_get(file_inode(file));
+	if (IS_ERR(cache))
+		return PTR_ERR(cache);
 
 	if (!dir_emit_dots(file, ctx))
-		goto out;
+		return 0;
 	while (ctx->pos - 2 < cache->nr) {
 		struct lfs_dirent *e = cache->ents[ctx->pos - 2];
 
@@ -346,30 +368,6 @@ static int lfs_iterate(struct file *file, struct dir_context *ctx)
 			break;
 		ctx->pos++;
 	}
-out:
-	mutex_unlock(&df->lock);
-	return err;
-}
-
-static int lfs_dir_open(struct inode *inode, struct file *file)
-{
-	struct lfs_dir_file *df;
-
-	df = kzalloc(sizeof(*df), GFP_KERNEL);
-	if (!df)
-		return -ENOMEM;
-	mutex_init(&df->lock);
-	file->private_data = df;
-	return 0;
-}
-
-static int lfs_dir_release(struct inode *inode, struct file *file)
-{
-	struct lfs_dir_file *df = file->private_data;
-
-	lfs_cache_free(df->cache);
-	mutex_destroy(&df->lock);
-	kfree(df);
 	return 0;
 }
 
@@ -381,8 +379,6 @@ static loff_t lfs_dir_llseek(struct file *file, loff_t offset, int whence)
 }
 
 const struct file_operations lfs_dir_operations = {
-	.open		= lfs_dir_open,
-	.release	= lfs_dir_release,
 	.read		= generic_read_dir,
 	.iterate_shared	= lfs_iterate,
 	.llseek		= lfs_dir_llseek,

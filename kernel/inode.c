@@ -30,6 +30,7 @@ struct inode *lfs_alloc_inode(struct super_block *sb)
 	oi->single.dentry = NULL;
 	oi->key_real = NULL;
 	oi->key_idx = 0;
+	oi->dcache = NULL;
 	return &oi->vfs_inode;
 }
 
@@ -40,6 +41,8 @@ void lfs_destroy_inode(struct inode *inode)
 
 	for (i = 0; i < oi->numpaths; i++)
 		dput(oi->paths[i].dentry);
+	/* Lookup and readdir hold the inode: nobody reads the listing now. */
+	lfs_cache_free(oi->dcache);
 }
 
 /* After an RCU grace period: path walk may have been reading oi->paths. */

@@ -59,6 +59,8 @@ struct lfs_inode {
 	unsigned int numpaths;
 	struct lfs_path *paths;
 	struct lfs_path single;
+	/* Merged listing of a directory, once read; see dir.c. */
+	struct lfs_dir_cache *dcache;
 	/* iget5 key for non-directories: hard links in a layer share it. */
 	struct inode *key_real;
 	unsigned int key_idx;
@@ -138,6 +140,20 @@ int lfs_init_inode_cache(void);
 void lfs_destroy_inode_cache(void);
 
 /* dir.c */
+struct lfs_dirent {
+	struct rb_node node;
+	struct list_head check;	/* on lfs_rdd.check while undecided */
+	u64 ino;
+	unsigned int type;
+	unsigned int layer_pos;	/* index in the directory's paths[] */
+	bool hidden;		/* a whiteout, or hidden by one */
+	unsigned int len;
+	char name[];
+};
+
+struct lfs_dirent *lfs_dir_cache_find(struct inode *dir,
+				      const struct qstr *name, bool *listed);
+void lfs_cache_free(struct lfs_dir_cache *cache);
 extern const struct file_operations lfs_dir_operations;
 extern const struct inode_operations lfs_dir_inode_operations;
 

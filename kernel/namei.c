@@ -86,19 +86,34 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 	const struct qstr *name = &dentry->d_name;
 	const struct cred *old_cred;
 	struct lfs_path *stack;
+	struct lfs_dirent *e;
 	struct inode *inode;
-	unsigned int i, n = 0;
+	unsigned int i, start = 0, n = 0;
+	bool listed;
 	int err = 0;
 
 	if (lfs_is_wh_name(name->name, name->len))
 		return d_splice_alias(NULL, dentry);
+
+	/*
+	 * Once the directory was listed, the listing knows the answer: a
+	 * name it does not show is negative, and a name it shows appears
+	 * first in the layer it recorded (no layer above holds the name or a
+	 * whiteout of it, or the listing would differ).
+	 */
+	e = lfs_dir_cache_find(dir, name, &listed);
+	if (listed) {
+		if (!e || e->hidden)
+			return d_splice_alias(NULL, dentry);
+		start = e->layer_pos;
+	}
 
 	stack = kcalloc(od->numpaths, sizeof(*stack), GFP_KERNEL);
 	if (!stack)
 		return ERR_PTR(-ENOMEM);
 
 	old_cred = lfs_override_creds(dir->i_sb);
-	for (i = 0; i < od->numpaths; i++) {
+	for (i = start; i < od->numpaths; i++) {
 		struct lfs_layer *layer = od->paths[i].layer;
 		struct dentry *parent = od->paths[i].dentry;
 		struct dentry *this;
