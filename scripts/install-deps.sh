@@ -16,10 +16,10 @@ pkgs=(
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	# kselftest harness and checkpatch.pl come from the kernel source
 	linux-source-6.12 perl python3
-	sparse
+	sparse shellcheck
 	# VM test runner
 	qemu-system-x86 busybox-static
-	e2fsprogs xfsprogs btrfs-progs util-linux attr procps
+	e2fsprogs xfsprogs btrfs-progs util-linux attr procps binutils
 	# userspace libraries
 	pkg-config libnl-3-dev libnl-genl-3-dev libcurl4-openssl-dev libssl-dev
 	libarchive-dev zlib1g-dev libzstd-dev libjansson-dev
