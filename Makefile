@@ -25,8 +25,14 @@ INSTALL_MOD_PATH ?=
 
 export KVER KDIR BUILD CHECK_TIMEOUT
 
-.PHONY: all module selftests stage install lint check vm-shell clean
-all: module selftests
+.PHONY: all module selftests user stage install lint check vm-shell clean
+all: module selftests user
+
+# Userspace (liblayerfs, layerctl): a self-contained make in user/, built in
+# its own directory so it never mixes with the kernel build's $(BUILD).
+USER_BUILD := $(BUILD)/user
+user:
+	$(MAKE) -C user BUILD=$(USER_BUILD)
 
 module: $(BUILD)/kapi/kapi.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -113,7 +119,10 @@ stage: module
 # DESTDIR is a packaging root: its module indexes would clash with the real
 # ones, so depmod is left to the target (a package's postinst).
 # INSTALL_MOD_PATH is a system root (a chroot, an image): depmod -b there.
-install: module
+PREFIX ?= /usr/local
+install: module user
+	install -D -m 0755 $(USER_BUILD)/layerctl $(DESTDIR)$(PREFIX)/bin/layerctl
+	install -D -m 0644 Documentation/man/layerctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/layerctl.1
 	$(call modules_install,$(DESTDIR)$(INSTALL_MOD_PATH))
 ifneq ($(DESTDIR),)
 	@echo "DESTDIR install: run 'depmod $(KVER)' on the target"
@@ -136,4 +145,5 @@ vm-shell: all stage
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C user clean
 	rm -rf $(BUILD)

@@ -17,6 +17,8 @@ pkgs=(
 	# kselftest harness and checkpatch.pl come from the kernel source
 	linux-source-6.12 perl python3
 	sparse shellcheck
+	# libFuzzer targets for the userspace parsers (make -C user fuzz)
+	clang libclang-rt-14-dev
 	# VM test runner
 	qemu-system-x86 busybox-static
 	e2fsprogs xfsprogs btrfs-progs util-linux attr procps binutils
