@@ -92,6 +92,9 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 	bool listed;
 	int err = 0;
 
+	/* The VFS leaves the length check to the filesystem. */
+	if (name->len > NAME_MAX)
+		return ERR_PTR(-ENAMETOOLONG);
 	if (lfs_is_wh_name(name->name, name->len))
 		return d_splice_alias(NULL, dentry);
 
