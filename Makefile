@@ -5,6 +5,7 @@
 #   make            build layerfs.ko, the userspace tools and the selftests
 #   make check      lint, then run every test in a QEMU guest booting $(KVER)
 #   make lint       checkpatch --strict, sparse, W=1 on the module
+#   make bench      benchmarks against the bare lower fs and overlayfs
 #   make stage      install the module into $(BUILD)/stage (INSTALL_MOD_PATH)
 #   make install    module into /lib/modules/$(KVER)/updates + depmod, tools
 #   make vm-shell   interactive guest with the module loaded
@@ -25,7 +26,7 @@ INSTALL_MOD_PATH ?=
 
 export KVER KDIR BUILD CHECK_TIMEOUT
 
-.PHONY: all module selftests user stage install lint check vm-shell clean
+.PHONY: all module selftests user stage install lint check bench vm-shell clean
 all: module selftests user
 
 # Userspace (liblayerfs, layerctl): a self-contained make in user/, built in
@@ -139,6 +140,11 @@ lint: $(BUILD)/kapi/kapi.h $(LINUX_SRC_STAMP)
 # skipped" (scripts/vm-check); a crashed or hung guest is a failure.
 check: all stage $(LINUX_SRC_STAMP)
 	scripts/vm-check
+
+# Benchmarks in a VM: ratios against the bare lower fs and overlayfs, never
+# pass/fail on a goal (Documentation/filesystems/layerfs-bench.rst).
+bench: all stage
+	scripts/bench/run
 
 vm-shell: all stage
 	scripts/vm-run --shell --disks --timeout 0

@@ -14,6 +14,10 @@
  *                                     "SECONDS ENTRIES HASH" (the hash is
  *                                     independent of readdir order); with
  *                                     -n only readdir, no lstat (d_type)
+ *   lfsbench paths DIR                print every path below DIR (relative)
+ *   lfsbench statlist DIR LIST        time lstat of each path in the file
+ *                                     LIST (relative to DIR) without any
+ *                                     readdir; prints "SECONDS PATHS"
  *   lfsbench mktree DIR NLAYERS NBASE SEED
  *                                     make OCI layers DIR/l1 (top) ..
  *                                     DIR/lNLAYERS (bottom)
@@ -287,6 +291,111 @@ static int cmd_walk(const char *dir, bool names_only)
 	rc = w->errors ? 3 : 0;
 	free(w);
 	return rc;
+}
+
+/*
+ * Path lookup without readdir, as a program start-up does it (exec, open
+ * of libraries and configuration by name): lstat every path of a list,
+ * relative to DIR.  `paths` writes such a list (one walk, untimed).
+ */
+static void list_dir(FILE *out, int dfd, char *path, size_t plen)
+{
+	struct dirent *de;
+	DIR *d;
+
+	d = fdopendir(dfd);
+	if (!d)
+		die("fdopendir %s", path);
+	while ((de = readdir(d))) {
+		size_t nlen = strlen(de->d_name);
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (plen + 1 + nlen >= 4096) {
+			errno = ENAMETOOLONG;
+			die("%s/%s", path, de->d_name);
+		}
+		memcpy(path + plen, de->d_name, nlen + 1);
+		fprintf(out, "%s\n", path);
+		if (de->d_type == DT_DIR) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0)
+				die("open %s", path);
+			path[plen + nlen] = '/';
+			path[plen + nlen + 1] = '\0';
+			list_dir(out, sub, path, plen + nlen + 1);
+		}
+		path[plen] = '\0';
+	}
+	closedir(d);
+}
+
+static int cmd_paths(const char *dir)
+{
+	char *path = xmalloc(4096);
+	int fd;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die("open %s", dir);
+	path[0] = '\0';
+	list_dir(stdout, fd, path, 0);
+	free(path);
+	return 0;
+}
+
+static int cmd_statlist(const char *dir, const char *list)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = xmalloc(cap), *p, *end;
+	unsigned long n = 0, errors = 0;
+	double t0, t1;
+	ssize_t got;
+	int fd, lfd;
+
+	/* Read the whole list first: only the lookups are timed. */
+	lfd = open(list, O_RDONLY | O_CLOEXEC);
+	if (lfd < 0)
+		die("open %s", list);
+	while ((got = read(lfd, buf + len, cap - len - 1)) > 0) {
+		len += got;
+		if (len + 1 == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				die("out of memory");
+		}
+	}
+	if (got < 0)
+		die("read %s", list);
+	close(lfd);
+	buf[len] = '\0';
+
+	t0 = now();
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die("open %s", dir);
+	for (p = buf; *p; p = end + 1) {
+		struct stat st;
+
+		end = strchr(p, '\n');
+		if (!end)
+			break;
+		*end = '\0';
+		if (fstatat(fd, p, &st, AT_SYMLINK_NOFOLLOW)) {
+			fprintf(stderr, "lfsbench: statlist %s: lstat %s: %s\n",
+				dir, p, strerror(errno));
+			errors++;
+		}
+		n++;
+	}
+	close(fd);
+	t1 = now();
+	printf("%.6f %lu\n", t1 - t0, n);
+	free(buf);
+	return errors ? 3 : 0;
 }
 
 /* ---- layer generator ---------------------------------------------------- */
@@ -655,7 +764,7 @@ static int cmd_cachegrow(const char *lower, int nfiles, char **files)
 static void usage(void)
 {
 	fputs("usage: lfsbench mkfile PATH MIB | read PATH | verify PATH |\n"
-	      "       walk [-n] DIR | mktree DIR NLAYERS NBASE SEED |\n"
+	      "       walk [-n] DIR | paths DIR | statlist DIR LIST | mktree DIR NLAYERS NBASE SEED |\n"
 	      "       ovlconvert SRC DST | drop 1|2|3 |\n"
 	      "       cachegrow LOWER FILE...\n", stderr);
 	exit(2);
@@ -676,6 +785,10 @@ int main(int argc, char **argv)
 		return cmd_walk(argv[2], false);
 	if (!strcmp(cmd, "walk") && argc == 4 && !strcmp(argv[2], "-n"))
 		return cmd_walk(argv[3], true);
+	if (!strcmp(cmd, "paths") && argc == 3)
+		return cmd_paths(argv[2]);
+	if (!strcmp(cmd, "statlist") && argc == 4)
+		return cmd_statlist(argv[2], argv[3]);
 	if (!strcmp(cmd, "mktree") && argc == 6)
 		return cmd_mktree(argv[2], atoi(argv[3]), atoi(argv[4]),
 				  strtoull(argv[5], NULL, 0));
