@@ -849,6 +849,26 @@ static int remember_mtime(struct lfs_oci *o, const char *path,
 	return 0;
 }
 
+/*
+ * Removes @path from the target, and forgets the directory mtimes recorded
+ * at or below it: a symlink put in its place later must not lead them to
+ * another directory.
+ */
+static int remove_path(struct lfs_oci *o, const char *path)
+{
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < o->ndm; i++) {
+		char *p = o->dm[i].path;
+
+		if (p && !strncmp(p, path, len) && (!p[len] || p[len] == '/')) {
+			free(p);
+			o->dm[i].path = NULL;
+		}
+	}
+	return lfs_rm_rf(path);
+}
+
 static bool is_overlay_whiteout(const struct stat *st)
 {
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
@@ -1008,7 +1028,7 @@ static int oci_apply_dir(struct lfs_oci *o, struct hardlinks *hl,
 
 			ret = path_join(p, sizeof(p), dst, old[i].name);
 			if (!ret)
-				ret = lfs_rm_rf(p);
+				ret = remove_path(o, p);
 		}
 		free_ents(old, nold);
 		if (ret)
@@ -1036,7 +1056,7 @@ static int oci_apply_dir(struct lfs_oci *o, struct hardlinks *hl,
 			continue;
 		ret = path_join(dp, sizeof(dp), dst, victim);
 		if (!ret)
-			ret = lfs_rm_rf(dp);
+			ret = remove_path(o, dp);
 	}
 
 	/* This layer's own entries. */
@@ -1060,7 +1080,7 @@ static int oci_apply_dir(struct lfs_oci *o, struct hardlinks *hl,
 			continue;
 		exists = !lstat(dp, &old);
 		if (exists && !(S_ISDIR(st.st_mode) && S_ISDIR(old.st_mode))) {
-			ret = lfs_rm_rf(dp);
+			ret = remove_path(o, dp);
 			if (ret)
 				break;
 			exists = false;
@@ -1134,7 +1154,8 @@ int lfs_oci_finish(struct lfs_oci *o)
 		struct timespec ts[2] = { o->dm[i].mtime, o->dm[i].mtime };
 		struct stat st;
 
-		if (!ret && !lstat(o->dm[i].path, &st) && S_ISDIR(st.st_mode) &&
+		if (!ret && o->dm[i].path && !lstat(o->dm[i].path, &st) &&
+		    S_ISDIR(st.st_mode) &&
 		    utimensat(AT_FDCWD, o->dm[i].path, ts, AT_SYMLINK_NOFOLLOW))
 			ret = -errno;
 		free(o->dm[i].path);
