@@ -47,6 +47,7 @@ struct lfs_rdd {
 	struct dir_context ctx;
 	struct lfs_dir_cache *cache;
 	struct lfs_fs *ofs;
+	struct super_block *sb;
 	const struct lfs_layer *layer;
 	unsigned int layer_pos;
 	struct list_head whiteouts;
@@ -105,6 +106,8 @@ static struct lfs_dirent *lfs_cache_add(struct lfs_dir_cache *cache,
 	e->ino = 0;
 	e->type = DT_UNKNOWN;
 	e->layer_pos = 0;
+	e->wh_below = false;
+	e->lower_ino = false;
 	INIT_LIST_HEAD(&e->check);
 	rb_link_node(&e->node, parent, link);
 	rb_insert_color(&e->node, &cache->root);
@@ -158,8 +161,22 @@ static bool lfs_fill_merge(struct dir_context *ctx, const char *name,
 	}
 
 	/* An upper layer's entry or whiteout already decided this name. */
-	if (lfs_cache_find(cache, name, namelen, &link, &parent))
+	e = lfs_cache_find(cache, name, namelen, &link, &parent);
+	if (e) {
+		/*
+		 * A directory of the upper layer merged with a lower one
+		 * takes its st_ino from the topmost lower one (see
+		 * lfs_iget()), unless it hides what is below it; that is
+		 * settled in lfs_settle_upper_dirs().
+		 */
+		if (e->layer_pos == 0 && !e->hidden && !e->wh_below &&
+		    !e->lower_ino && e->type == DT_DIR && d_type == DT_DIR) {
+			e->ino_upper = e->ino;
+			e->ino = lfs_map_ino(rdd->ofs, ino, rdd->layer->idx);
+			e->lower_ino = true;
+		}
 		return true;
+	}
 
 	e = lfs_cache_add(cache, name, namelen, link, parent);
 	if (!e) {
@@ -212,8 +229,13 @@ static int lfs_apply_whiteouts(struct lfs_rdd *rdd)
 		struct lfs_dirent *e;
 
 		list_del(&wh->list);
-		if (!err &&
-		    !lfs_cache_find(rdd->cache, wh->name, wh->len, &link, &parent)) {
+		e = err ? NULL : lfs_cache_find(rdd->cache, wh->name, wh->len,
+						&link, &parent);
+		if (e) {
+			/* NAME and .wh.NAME side by side: NAME hides below. */
+			if (e->layer_pos == rdd->layer_pos)
+				e->wh_below = true;
+		} else if (!err) {
 			e = lfs_cache_add(rdd->cache, wh->name, wh->len, link,
 					  parent);
 			if (e)
@@ -259,6 +281,40 @@ static int lfs_read_layer(struct lfs_rdd *rdd, const struct lfs_path *lp,
 	return err ? err : err2;
 }
 
+/*
+ * Entries of the upper layer whose st_ino comes from elsewhere: a directory
+ * merging with a lower one got the lower number (an opaque one merges with
+ * nothing and keeps its own), a copied-up file has its origin's.
+ */
+static int lfs_settle_upper(struct lfs_rdd *rdd, struct dentry *upper)
+{
+	struct rb_node *node;
+
+	for (node = rb_first(&rdd->cache->root); node; node = rb_next(node)) {
+		struct lfs_dirent *e = rb_entry(node, struct lfs_dirent, node);
+		struct dentry *d;
+		u64 ino;
+
+		if (e->layer_pos || e->hidden ||
+		    (e->type == DT_DIR && !e->lower_ino))
+			continue;
+		d = lookup_one_unlocked(mnt_idmap(rdd->ofs->upper_mnt),
+					e->name, upper, e->len);
+		if (IS_ERR(d))
+			return PTR_ERR(d);
+		if (d_is_negative(d)) {
+			/* Gone since it was listed: nothing to settle. */
+		} else if (d_is_dir(d)) {
+			if (lfs_is_opaque_dir(&rdd->ofs->upper, d))
+				e->ino = e->ino_upper;
+		} else if (lfs_origin_ino(rdd->sb, d, &ino)) {
+			e->ino = ino;
+		}
+		dput(d);
+	}
+		return 0;
+}
+
 static int lfs_cache_push(struct lfs_dir_cache *cache, struct lfs_dirent *e)
 {
 	if (cache->nr == cache->cap) {
@@ -282,9 +338,11 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 	struct lfs_rdd rdd = {
 		.ctx.actor = lfs_fill_merge,
 		.ofs = LFS_FS(dir->i_sb),
+		.sb = dir->i_sb,
 	};
 	struct lfs_dir_cache *cache;
 	const struct cred *old_cred;
+	struct dentry *upper;
 	struct rb_node *node;
 	unsigned int i;
 	int err = 0;
@@ -297,9 +355,16 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 	INIT_LIST_HEAD(&rdd.whiteouts);
 	INIT_LIST_HEAD(&rdd.check);
 
+	upper = lfs_upper(dir);
 	old_cred = lfs_override_creds(dir->i_sb);
-	for (i = 0; i < od->numpaths && !err; i++)
-		err = lfs_read_layer(&rdd, &od->paths[i], i);
+	for (i = 0; i < lfs_dir_npos(od) && !err; i++) {
+		struct lfs_path lp;
+
+		if (lfs_dir_pos(dir, upper, i, &lp))
+			err = lfs_read_layer(&rdd, &lp, i);
+	}
+	if (!err && upper)
+		err = lfs_settle_upper(&rdd, upper);
 	revert_creds(old_cred);
 
 	/* Name order: stable, and what a reader of ls expects anyway. */
@@ -337,6 +402,54 @@ static struct lfs_dir_cache *lfs_dir_cache_get(struct inode *dir)
 		return old;
 	}
 	return cache;
+}
+
+/*
+ * @dir's entries changed.  The caller holds @dir's i_rwsem exclusive, so
+ * no reader (all hold it shared) is using the listing.
+ */
+void lfs_dir_changed(struct inode *dir)
+{
+	lfs_cache_free(xchg(&LFS_I(dir)->dcache, NULL));
+}
+
+/*
+ * The names in the merged view of @dir, for a walk that must not hold its
+ * lock.  Caller holds @dir's i_rwsem (shared is enough).
+ */
+char **lfs_dir_names(struct inode *dir, unsigned int *nr)
+{
+	struct lfs_dir_cache *cache = lfs_dir_cache_get(dir);
+	char **names;
+	unsigned int i;
+
+	if (IS_ERR(cache))
+		return ERR_CAST(cache);
+	names = kvcalloc(cache->nr ?: 1, sizeof(*names), GFP_KERNEL);
+	if (!names)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < cache->nr; i++) {
+		names[i] = kmemdup_nul(cache->ents[i]->name,
+				       cache->ents[i]->len, GFP_KERNEL);
+		if (!names[i]) {
+			while (i--)
+				kfree(names[i]);
+			kvfree(names);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
+	*nr = cache->nr;
+	return names;
+}
+
+/* 0 if the merged view of @dir is empty, else -ENOTEMPTY or an error. */
+int lfs_dir_is_empty(struct inode *dir)
+{
+	struct lfs_dir_cache *cache = lfs_dir_cache_get(dir);
+
+	if (IS_ERR(cache))
+		return PTR_ERR(cache);
+	return cache->nr ? -ENOTEMPTY : 0;
 }
 
 struct lfs_dirent *lfs_dir_cache_find(struct inode *dir,
@@ -378,18 +491,33 @@ static loff_t lfs_dir_llseek(struct file *file, loff_t offset, int whence)
 					LLONG_MAX);
 }
 
+/* Directory changes live in the upper directory: make them durable there. */
+static int lfs_dir_fsync(struct file *file, loff_t start, loff_t end,
+			 int datasync)
+{
+	struct dentry *upper = lfs_upper(file_inode(file));
+	struct lfs_fs *ofs = LFS_FS(file_inode(file)->i_sb);
+	struct path path = { .mnt = ofs->upper_mnt, .dentry = upper };
+	const struct cred *old_cred;
+	struct file *realfile;
+	int err;
+
+	if (!upper)
+		return 0;
+	old_cred = lfs_override_creds(file_inode(file)->i_sb);
+	realfile = dentry_open(&path, O_RDONLY | O_DIRECTORY, current_cred());
+	err = PTR_ERR_OR_ZERO(realfile);
+	if (!err) {
+		err = vfs_fsync_range(realfile, start, end, datasync);
+		fput(realfile);
+	}
+	revert_creds(old_cred);
+	return err;
+}
+
 const struct file_operations lfs_dir_operations = {
 	.read		= generic_read_dir,
 	.iterate_shared	= lfs_iterate,
 	.llseek		= lfs_dir_llseek,
-	.fsync		= noop_fsync,
-};
-
-const struct inode_operations lfs_dir_inode_operations = {
-	.lookup		= lfs_lookup,
-	.permission	= lfs_permission,
-	.getattr	= lfs_getattr,
-	.listxattr	= lfs_listxattr,
-	.get_inode_acl	= lfs_get_inode_acl,
-	.get_acl	= lfs_get_acl,
+	.fsync		= lfs_dir_fsync,
 };

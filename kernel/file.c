@@ -54,10 +54,38 @@ static struct file *lfs_open_realfile(struct file *file,
 	return realfile;
 }
 
+/*
+ * Opening a lower file for writing gives it an upper file first; with
+ * O_TRUNC that copy needs no data.
+ */
+static int lfs_open_for_write(struct file *file)
+{
+	struct dentry *dentry = file_dentry(file);
+	const struct cred *old_cred;
+	int err;
+
+	err = lfs_want_write(dentry);
+	if (err)
+		return err;
+	old_cred = lfs_override_creds(dentry->d_sb);
+	err = lfs_copy_up_flags(dentry, file->f_flags & O_TRUNC);
+	revert_creds(old_cred);
+	lfs_drop_write(dentry);
+	return err;
+}
+
 static int lfs_open(struct inode *inode, struct file *file)
 {
 	struct file *realfile;
 	struct path realpath;
+	int err;
+
+	if (((file->f_mode & FMODE_WRITE) || (file->f_flags & O_TRUNC)) &&
+	    !lfs_upper(inode)) {
+		err = lfs_open_for_write(file);
+		if (err)
+			return err;
+	}
 
 	/* The real file was made long ago; these only applied to us. */
 	file->f_flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
@@ -120,6 +148,10 @@ static ssize_t lfs_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 
 	if (!iov_iter_count(iter))
 		return 0;
+	/* Checked on every call: an earlier read-only open sees CoW data. */
+	if (lfs_is_partial(file_inode(file)))
+		return lfs_cow_broken(file_inode(file)) ? -EIO :
+		       generic_file_read_iter(iocb, iter);
 	realfile = lfs_real_file(file);
 	if (IS_ERR(realfile))
 		return PTR_ERR(realfile);
@@ -132,18 +164,98 @@ static ssize_t lfs_splice_read(struct file *in, loff_t *ppos,
 			       unsigned int flags)
 {
 	struct backing_file_ctx ctx = lfs_backing_ctx(in);
-	struct file *realfile = lfs_real_file(in);
+	struct file *realfile;
 
+	if (lfs_is_partial(file_inode(in)))
+		return lfs_cow_broken(file_inode(in)) ? -EIO :
+		       filemap_splice_read(in, ppos, pipe, len, flags);
+	realfile = lfs_real_file(in);
 	if (IS_ERR(realfile))
 		return PTR_ERR(realfile);
 	return backing_file_splice_read(realfile, ppos, pipe, len, flags,
 					&ctx);
 }
 
+static ssize_t lfs_write_iter(struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct backing_file_ctx ctx = lfs_backing_ctx(file);
+	struct file *realfile;
+	ssize_t ret;
+
+	if (!iov_iter_count(iter))
+		return 0;
+	/* The state is settled: lfs_open() copied up for writing. */
+	if (lfs_is_partial(inode))
+		return lfs_cow_broken(inode) ? -EIO :
+		       generic_file_write_iter(iocb, iter);
+	inode_lock(inode);
+	realfile = lfs_real_file(file);
+	if (IS_ERR(realfile)) {
+		ret = PTR_ERR(realfile);
+	} else {
+		/* Writes only reach files with an upper copy (lfs_open()). */
+		ret = backing_file_write_iter(realfile, iter, iocb,
+					      iocb->ki_flags, &ctx);
+		lfs_copyattr(inode);
+	}
+	inode_unlock(inode);
+	return ret;
+}
+
+static ssize_t lfs_splice_write(struct pipe_inode_info *pipe,
+				struct file *out, loff_t *ppos, size_t len,
+				unsigned int flags)
+{
+	struct inode *inode = file_inode(out);
+	struct backing_file_ctx ctx = lfs_backing_ctx(out);
+	struct file *realfile;
+	ssize_t ret;
+
+	if (lfs_is_partial(inode))
+		return lfs_cow_broken(inode) ? -EIO :
+		       iter_file_splice_write(pipe, out, ppos, len, flags);
+	inode_lock(inode);
+	realfile = lfs_real_file(out);
+	if (IS_ERR(realfile)) {
+		ret = PTR_ERR(realfile);
+	} else {
+		ret = backing_file_splice_write(pipe, realfile, ppos, len,
+						flags, &ctx);
+		lfs_copyattr(inode);
+	}
+	inode_unlock(inode);
+	return ret;
+}
+
+static long lfs_fallocate(struct file *file, int mode, loff_t offset,
+			  loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	const struct cred *old_cred;
+	long ret;
+
+	if (lfs_is_partial(inode))
+		return lfs_cow_broken(inode) ? -EIO :
+		       lfs_cow_fallocate(file, mode, offset, len);
+	inode_lock(inode);
+	old_cred = lfs_override_creds(inode->i_sb);
+	ret = vfs_fallocate(file->private_data, mode, offset, len);
+	revert_creds(old_cred);
+	lfs_copyattr(inode);
+	inode_unlock(inode);
+	return ret;
+}
+
 static int lfs_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct backing_file_ctx ctx = lfs_backing_ctx(file);
 
+	/* A partial file has one page cache of its own: map that. */
+	if (lfs_is_partial(file_inode(file)))
+		return lfs_cow_broken(file_inode(file)) ? -EIO :
+		       generic_file_mmap(file, vma);
 	/* The VMA moves to the real file: its page cache, shared. */
 	return backing_file_mmap(file->private_data, vma, &ctx);
 }
@@ -155,6 +267,8 @@ static loff_t lfs_llseek(struct file *file, loff_t offset, int whence)
 	const struct cred *old_cred;
 	loff_t ret;
 
+	if (lfs_is_partial(inode))
+		return generic_file_llseek(file, offset, whence);
 	if (offset == 0) {
 		if (whence == SEEK_CUR)
 			return file->f_pos;
@@ -178,6 +292,8 @@ static int lfs_fadvise(struct file *file, loff_t offset, loff_t len,
 	const struct cred *old_cred;
 	int ret;
 
+	if (lfs_is_partial(file_inode(file)))
+		return generic_fadvise(file, offset, len, advice);
 	old_cred = lfs_override_creds(file_inode(file)->i_sb);
 	ret = vfs_fadvise(file->private_data, offset, len, advice);
 	revert_creds(old_cred);
@@ -187,8 +303,20 @@ static int lfs_fadvise(struct file *file, loff_t offset, loff_t len,
 static int lfs_fsync(struct file *file, loff_t start, loff_t end,
 		     int datasync)
 {
+	struct file *realfile = file->private_data;
+	const struct cred *old_cred;
+	int ret;
+
+	if (lfs_is_partial(file_inode(file)))
+		return lfs_cow_broken(file_inode(file)) ? -EIO :
+		       lfs_cow_fsync(file, start, end, datasync);
 	/* Nothing of a read-only layer is ever dirty. */
-	return 0;
+	if (!(realfile->f_mode & FMODE_WRITE))
+		return 0;
+	old_cred = lfs_override_creds(file_inode(file)->i_sb);
+	ret = vfs_fsync_range(realfile, start, end, datasync);
+	revert_creds(old_cred);
+	return ret;
 }
 
 const struct file_operations lfs_file_operations = {
@@ -196,17 +324,11 @@ const struct file_operations lfs_file_operations = {
 	.release	= lfs_release,
 	.llseek		= lfs_llseek,
 	.read_iter	= lfs_read_iter,
+	.write_iter	= lfs_write_iter,
 	.splice_read	= lfs_splice_read,
+	.splice_write	= lfs_splice_write,
+	.fallocate	= lfs_fallocate,
 	.mmap		= lfs_mmap,
 	.fadvise	= lfs_fadvise,
 	.fsync		= lfs_fsync,
-};
-
-/*
- * No page of a layerfs file is ever cached in its own mapping; direct_IO
- * only tells the VFS that O_DIRECT opens may proceed, the backing file
- * decides whether it supports them.
- */
-const struct address_space_operations lfs_aops = {
-	.direct_IO	= noop_direct_IO,
 };

@@ -31,6 +31,9 @@ struct inode *lfs_alloc_inode(struct super_block *sb)
 	oi->key_real = NULL;
 	oi->key_idx = 0;
 	oi->dcache = NULL;
+	oi->upper = NULL;
+	oi->cow = NULL;
+	mutex_init(&oi->lock);
 	return &oi->vfs_inode;
 }
 
@@ -41,6 +44,9 @@ void lfs_destroy_inode(struct inode *inode)
 
 	for (i = 0; i < oi->numpaths; i++)
 		dput(oi->paths[i].dentry);
+	lfs_cow_release(inode);
+	dput(oi->upper);
+	mutex_destroy(&oi->lock);
 	/* Lookup and readdir hold the inode: nobody reads the listing now. */
 	lfs_cache_free(oi->dcache);
 }
@@ -95,21 +101,25 @@ u64 lfs_map_ino(struct lfs_fs *ofs, u64 real_ino, unsigned int idx)
  * The real inode behind @inode, or NULL while @inode is being torn down
  * under an RCU path walk.
  */
-static struct inode *lfs_real_inode_rcu(struct inode *inode)
+struct inode *lfs_real_inode_rcu(struct inode *inode)
 {
 	struct lfs_inode *oi = LFS_I(inode);
-	struct lfs_path *paths = READ_ONCE(oi->paths);
-	struct dentry *dentry;
+	struct dentry *dentry = lfs_upper(inode);
+	struct lfs_path *paths;
 
-	if (!paths)
-		return NULL;
-	dentry = READ_ONCE(paths[0].dentry);
+	if (!dentry) {
+		paths = READ_ONCE(oi->paths);
+		if (!paths)
+			return NULL;
+		dentry = READ_ONCE(paths[0].dentry);
+	}
 	return dentry ? d_inode_rcu(dentry) : NULL;
 }
 
 int lfs_permission(struct mnt_idmap *idmap, struct inode *inode, int mask)
 {
 	struct inode *realinode = lfs_real_inode_rcu(inode);
+	struct dentry *upper = lfs_upper(inode);
 	const struct cred *old_cred;
 	int err;
 
@@ -121,10 +131,22 @@ int lfs_permission(struct mnt_idmap *idmap, struct inode *inode, int mask)
 	if (err)
 		return err;
 
-	/* ... and the mounter against the real one. */
+	/*
+	 * ... and the mounter against the real one.  A lower object is
+	 * written through a copy in the upper layer, so the mounter only
+	 * needs to be able to read it.
+	 */
+	if (!upper && (mask & MAY_WRITE) && !special_file(inode->i_mode)) {
+		mask &= ~(MAY_WRITE | MAY_APPEND);
+		mask |= MAY_READ;
+	}
 	old_cred = lfs_override_creds(inode->i_sb);
-	err = inode_permission(lfs_layer_idmap(LFS_I(inode)->paths[0].layer),
-			       realinode, mask);
+	if (upper && d_inode_rcu(upper) == realinode)
+		err = inode_permission(mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt),
+				       realinode, mask);
+	else
+		err = inode_permission(lfs_layer_idmap(LFS_I(inode)->paths[0].layer),
+				       realinode, mask);
 	revert_creds(old_cred);
 	return err;
 }
@@ -151,14 +173,55 @@ int lfs_getattr(struct mnt_idmap *idmap, const struct path *path,
 
 	stat->dev = inode->i_sb->s_dev;
 	stat->ino = inode->i_ino;
+	if (lfs_is_partial(inode))
+		stat->size = i_size_read(inode);
 	/*
 	 * Counting subdirectories across layers would need a merged readdir
 	 * on every stat; 1 tells find(1) and friends not to rely on the
 	 * count, as overlayfs and btrfs report.
 	 */
-	if (S_ISDIR(inode->i_mode) && oi->numpaths > 1)
+	if (S_ISDIR(inode->i_mode) && oi->numpaths + !!lfs_upper(inode) > 1)
 		stat->nlink = 1;
 	return 0;
+}
+
+int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	const struct cred *old_cred;
+	struct dentry *upper;
+	int err;
+
+	err = setattr_prepare(&nop_mnt_idmap, dentry, attr);
+	if (err)
+		return err;
+	err = lfs_want_write(dentry);
+	if (err)
+		return err;
+
+	/* The real filesystem decides on open files and privileges itself. */
+	attr->ia_valid &= ~(ATTR_FILE | ATTR_OPEN);
+	if (attr->ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
+		attr->ia_valid &= ~ATTR_MODE;
+
+	old_cred = lfs_override_creds(inode->i_sb);
+	/* Truncating to nothing needs none of the old data. */
+	err = lfs_copy_up_flags(dentry, S_ISREG(inode->i_mode) &&
+				(attr->ia_valid & ATTR_SIZE) && !attr->ia_size);
+	if (!err) {
+		upper = lfs_upper(inode);
+		if ((attr->ia_valid & ATTR_SIZE) && lfs_is_partial(inode))
+			lfs_cow_setsize(inode, attr->ia_size);
+		inode_lock(d_inode(upper));
+		err = notify_change(mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt),
+				    upper, attr, NULL);
+		inode_unlock(d_inode(upper));
+		lfs_copyattr(inode);
+	}
+	revert_creds(old_cred);
+	lfs_drop_write(dentry);
+	return err;
 }
 
 static const char *lfs_get_link(struct dentry *dentry, struct inode *inode,
@@ -171,12 +234,15 @@ static const char *lfs_get_link(struct dentry *dentry, struct inode *inode,
 		return ERR_PTR(-ECHILD);
 
 	old_cred = lfs_override_creds(inode->i_sb);
-	link = vfs_get_link(LFS_I(inode)->paths[0].dentry, done);
+	link = vfs_get_link(lfs_upper(inode) ?: LFS_I(inode)->paths[0].dentry,
+			    done);
 	revert_creds(old_cred);
 	return link;
 }
 
 static const struct inode_operations lfs_file_inode_operations = {
+	.setattr	= lfs_setattr,
+	.set_acl	= lfs_set_acl,
 	.permission	= lfs_permission,
 	.getattr	= lfs_getattr,
 	.listxattr	= lfs_listxattr,
@@ -186,12 +252,15 @@ static const struct inode_operations lfs_file_inode_operations = {
 
 static const struct inode_operations lfs_symlink_inode_operations = {
 	.get_link	= lfs_get_link,
+	.setattr	= lfs_setattr,
 	.permission	= lfs_permission,
 	.getattr	= lfs_getattr,
 	.listxattr	= lfs_listxattr,
 };
 
 static const struct inode_operations lfs_special_inode_operations = {
+	.setattr	= lfs_setattr,
+	.set_acl	= lfs_set_acl,
 	.permission	= lfs_permission,
 	.getattr	= lfs_getattr,
 	.listxattr	= lfs_listxattr,
@@ -199,26 +268,55 @@ static const struct inode_operations lfs_special_inode_operations = {
 	.get_acl	= lfs_get_acl,
 };
 
+/* Attributes the VFS checks on the layerfs inode, from the top real one. */
+void lfs_copyattr(struct inode *inode)
+{
+	struct lfs_path lp;
+	struct inode *realinode;
+
+	lfs_real_lp(inode, &lp);
+	realinode = d_inode(lp.dentry);
+	inode->i_mode = realinode->i_mode;
+	inode->i_uid = realinode->i_uid;
+	inode->i_gid = realinode->i_gid;
+	inode_set_atime_to_ts(inode, inode_get_atime(realinode));
+	inode_set_mtime_to_ts(inode, inode_get_mtime(realinode));
+	inode_set_ctime_to_ts(inode, inode_get_ctime(realinode));
+	/* A partial file's size is its page cache's, ahead of the upper's. */
+	if (!lfs_is_partial(inode)) {
+		i_size_write(inode, i_size_read(realinode));
+		inode->i_blocks = realinode->i_blocks;
+	}
+	if (!S_ISDIR(inode->i_mode) ||
+	    LFS_I(inode)->numpaths + !!lfs_upper(inode) <= 1)
+		set_nlink(inode, realinode->i_nlink);
+}
+
+/*
+ * @realinode is the topmost real object; st_ino comes from the topmost lower
+ * one if any (@idx its layer), so it does not change when the object is
+ * copied up.
+ */
 static void lfs_fill_inode(struct inode *inode, struct inode *realinode,
-			   unsigned int numpaths)
+			   struct inode *inoinode, unsigned int idx,
+			   unsigned int nlayers)
 {
 	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
-	unsigned int idx = LFS_I(inode)->paths[0].layer->idx;
 	umode_t mode = realinode->i_mode;
 
-	inode->i_ino = lfs_map_ino(ofs, realinode->i_ino, idx);
+	inode->i_ino = lfs_map_ino(ofs, inoinode->i_ino, idx);
 	inode->i_mode = mode;
 	inode->i_uid = realinode->i_uid;
 	inode->i_gid = realinode->i_gid;
 	inode->i_flags |= S_NOATIME | S_NOCMTIME;
-	inode->i_generation = realinode->i_generation;
+	inode->i_generation = inoinode->i_generation;
 	inode_set_atime_to_ts(inode, inode_get_atime(realinode));
 	inode_set_mtime_to_ts(inode, inode_get_mtime(realinode));
 	inode_set_ctime_to_ts(inode, inode_get_ctime(realinode));
 	i_size_write(inode, i_size_read(realinode));
 	inode->i_blocks = realinode->i_blocks;
 	inode->i_blkbits = realinode->i_blkbits;
-	if (S_ISDIR(mode) && numpaths > 1)
+	if (S_ISDIR(mode) && nlayers > 1)
 		set_nlink(inode, 1);
 	else
 		set_nlink(inode, realinode->i_nlink);
@@ -276,19 +374,23 @@ static void lfs_put_stack(struct lfs_path *stack, unsigned int num)
 }
 
 /*
- * Get the layerfs inode for a stack of real objects (top first).  Takes
- * ownership of @stack and the dentry references in it, whatever happens.
+ * Get the layerfs inode for an upper object (@upper, may be NULL) over a
+ * stack of lower ones (top first, may be empty).  Takes ownership of
+ * @upper, @stack and the dentry references in it, whatever happens.
  */
-struct inode *lfs_iget(struct super_block *sb, struct lfs_path *stack,
-		       unsigned int num)
+struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
+		       struct lfs_path *stack, unsigned int num)
 {
-	struct inode *realinode = d_inode(stack[0].dentry);
+	struct inode *realinode = upper ? d_inode(upper) :
+					  d_inode(stack[0].dentry);
+	struct inode *inoinode = num ? d_inode(stack[0].dentry) : realinode;
 	struct lfs_ikey key = {
-		.real = realinode,
-		.idx = stack[0].layer->idx,
+		.real = inoinode,
+		.idx = num ? stack[0].layer->idx : 0,
 	};
 	struct lfs_inode *oi;
 	struct inode *inode;
+	u64 ino;
 
 	if (S_ISDIR(realinode->i_mode)) {
 		/*
@@ -296,40 +398,62 @@ struct inode *lfs_iget(struct super_block *sb, struct lfs_path *stack,
 		 * to it, not only on its top real directory: never share.
 		 */
 		inode = new_inode(sb);
-		if (!inode) {
-			lfs_put_stack(stack, num);
-			return ERR_PTR(-ENOMEM);
-		}
+		if (!inode)
+			goto out_put;
 		oi = LFS_I(inode);
 		oi->numpaths = num;
-		WRITE_ONCE(oi->paths, stack);
-		lfs_fill_inode(inode, realinode, num);
+		if (num)
+			WRITE_ONCE(oi->paths, stack);
+		else
+			kfree(stack);
+		oi->upper = upper;
+		lfs_fill_inode(inode, realinode, inoinode, key.idx,
+			       num + !!upper);
 		return inode;
 	}
 
-	if (WARN_ON_ONCE(num != 1)) {
+	if (WARN_ON_ONCE(num > 1)) {
+		dput(upper);
 		lfs_put_stack(stack, num);
 		return ERR_PTR(-EIO);
 	}
 
-	inode = iget5_locked(sb, (unsigned long)realinode ^ key.idx,
+	inode = iget5_locked(sb, (unsigned long)key.real ^ key.idx,
 			     lfs_inode_test, lfs_inode_set, &key);
-	if (!inode) {
-		lfs_put_stack(stack, num);
-		return ERR_PTR(-ENOMEM);
-	}
+	if (!inode)
+		goto out_put;
 	if (!(inode->i_state & I_NEW)) {
 		/* Another hard link of the same file: already set up. */
+		dput(upper);
 		lfs_put_stack(stack, num);
 		return inode;
 	}
 
 	oi = LFS_I(inode);
-	oi->single = stack[0];
-	oi->numpaths = 1;
-	WRITE_ONCE(oi->paths, &oi->single);
+	if (num) {
+		oi->single = stack[0];
+		oi->numpaths = 1;
+		WRITE_ONCE(oi->paths, &oi->single);
+	}
 	kfree(stack);
-	lfs_fill_inode(inode, realinode, 1);
+	oi->upper = upper;
+	lfs_fill_inode(inode, realinode, inoinode, key.idx, 1);
+	/* A copied-up object keeps the number it had in its lower layer. */
+	if (upper && !num && lfs_origin_ino(sb, upper, &ino))
+		inode->i_ino = ino;
+	if (upper && !num && S_ISREG(realinode->i_mode)) {
+		int err = lfs_cow_load(inode, upper);
+
+		if (err) {
+			iget_failed(inode);
+			return ERR_PTR(err);
+		}
+	}
 	unlock_new_inode(inode);
 	return inode;
+
+out_put:
+	dput(upper);
+	lfs_put_stack(stack, num);
+	return ERR_PTR(-ENOMEM);
 }

@@ -34,6 +34,20 @@ struct lfs_fs {
 	struct lfs_layer *layers;	/* top first */
 	const struct cred *creator_cred;
 	/*
+	 * Writable mounts only: the upper layer (a private clone of the
+	 * upperdir mount, index 0), the work directory on the same
+	 * filesystem where objects are prepared before they appear in the
+	 * upper layer, and the copy-on-write granule.
+	 */
+	struct vfsmount *upper_mnt;
+	struct lfs_layer upper;
+	struct dentry *workdir;
+	char *upper_name;
+	char *work_name;
+	unsigned int cow_block;
+	atomic_t tmp_next;
+	struct list_head inuse;		/* on lfs_inuse_list */
+	/*
 	 * st_ino = real ino | layer index << ino_shift.  A real inode number
 	 * too wide for that gets a non-persistent number tagged with
 	 * ino_overflow_tag instead.
@@ -64,6 +78,15 @@ struct lfs_inode {
 	/* iget5 key for non-directories: hard links in a layer share it. */
 	struct inode *key_real;
 	unsigned int key_idx;
+	/*
+	 * The object in the upper layer, once there is one.  Set once, with
+	 * release semantics, under @lock (copy-up) or before the inode is
+	 * visible (lookup, create); never changed or cleared afterwards.
+	 */
+	struct dentry *upper;
+	struct mutex lock;		/* serialises copy-up of this inode */
+	/* Copy-on-write state of a partial regular file (cow.c). */
+	struct lfs_cow *cow;
 };
 
 static inline struct lfs_fs *LFS_FS(struct super_block *sb)
@@ -76,12 +99,60 @@ static inline struct lfs_inode *LFS_I(struct inode *inode)
 	return container_of(inode, struct lfs_inode, vfs_inode);
 }
 
+static inline struct dentry *lfs_upper(struct inode *inode)
+{
+	/* Pairs with smp_store_release() in lfs_set_upper(). */
+	return smp_load_acquire(&LFS_I(inode)->upper);
+}
+
+/* The topmost real object: the upper one once there is one. */
+static inline void lfs_real_lp(struct inode *inode, struct lfs_path *lp)
+{
+	struct dentry *upper = lfs_upper(inode);
+
+	if (upper) {
+		lp->layer = &LFS_FS(inode->i_sb)->upper;
+		lp->dentry = upper;
+	} else {
+		*lp = LFS_I(inode)->paths[0];
+	}
+}
+
 static inline void lfs_path_real(struct inode *inode, struct path *path)
 {
-	struct lfs_path *p = &LFS_I(inode)->paths[0];
+	struct lfs_path lp;
 
-	path->mnt = p->layer->mnt;
-	path->dentry = p->dentry;
+	lfs_real_lp(inode, &lp);
+	path->mnt = lp.layer->mnt;
+	path->dentry = lp.dentry;
+}
+
+/*
+ * The layers of a directory as lookup and readdir walk them: position 0 is
+ * the upper layer (empty until the directory has an upper object), 1..n
+ * are paths[0..n-1].  Positions never shift when a directory is copied up,
+ * so a listing's recorded positions stay valid.
+ */
+static inline unsigned int lfs_dir_npos(struct lfs_inode *oi)
+{
+	return oi->numpaths + 1;
+}
+
+static inline bool lfs_dir_pos(struct inode *dir, struct dentry *upper,
+			       unsigned int pos, struct lfs_path *lp)
+{
+	if (pos == 0) {
+		lp->layer = &LFS_FS(dir->i_sb)->upper;
+		lp->dentry = upper;
+		return upper;
+	}
+	*lp = LFS_I(dir)->paths[pos - 1];
+	return true;
+}
+
+static inline bool lfs_is_upper_layer(const struct lfs_layer *layer)
+{
+	return layer->idx == 0;
 }
 
 static inline struct mnt_idmap *lfs_layer_idmap(const struct lfs_layer *layer)
@@ -112,6 +183,11 @@ struct lfs_fs_context {
 	unsigned int cap;
 	struct path *lower;
 	char **names;
+	struct path upper;
+	struct path work;
+	char *upper_name;
+	char *work_name;
+	unsigned int cow_block;
 	bool seen_lowerdir;
 	bool seen_lowerdir_plus;
 };
@@ -125,10 +201,16 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 			  unsigned int flags);
 bool lfs_is_opaque_dir(const struct lfs_layer *layer, struct dentry *dir);
 bool lfs_is_ovl_whiteout(struct dentry *dentry);
+int lfs_has_whiteout(const struct lfs_layer *layer, struct dentry *parent,
+		     const struct qstr *name);
+struct inode *lfs_real_inode_rcu(struct inode *inode);
 
 /* inode.c */
-struct inode *lfs_iget(struct super_block *sb, struct lfs_path *stack,
-		       unsigned int num);
+struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
+		       struct lfs_path *stack, unsigned int num);
+int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		struct iattr *attr);
+void lfs_copyattr(struct inode *inode);
 u64 lfs_map_ino(struct lfs_fs *ofs, u64 real_ino, unsigned int idx);
 struct inode *lfs_alloc_inode(struct super_block *sb);
 void lfs_destroy_inode(struct inode *inode);
@@ -147,6 +229,9 @@ struct lfs_dirent {
 	unsigned int type;
 	unsigned int layer_pos;	/* index in the directory's paths[] */
 	bool hidden;		/* a whiteout, or hidden by one */
+	bool wh_below;		/* its own layer whites it out below */
+	bool lower_ino;		/* upper dir numbered after a lower one */
+	u64 ino_upper;
 	unsigned int len;
 	char name[];
 };
@@ -154,6 +239,9 @@ struct lfs_dirent {
 struct lfs_dirent *lfs_dir_cache_find(struct inode *dir,
 				      const struct qstr *name, bool *listed);
 void lfs_cache_free(struct lfs_dir_cache *cache);
+void lfs_dir_changed(struct inode *dir);
+int lfs_dir_is_empty(struct inode *dir);
+char **lfs_dir_names(struct inode *dir, unsigned int *nr);
 extern const struct file_operations lfs_dir_operations;
 extern const struct inode_operations lfs_dir_inode_operations;
 
@@ -161,11 +249,40 @@ extern const struct inode_operations lfs_dir_inode_operations;
 extern const struct file_operations lfs_file_operations;
 extern const struct address_space_operations lfs_aops;
 
+/* upper.c */
+int lfs_upper_setup(struct super_block *sb, struct fs_context *fc);
+bool lfs_origin_ino(struct super_block *sb, struct dentry *upper, u64 *ino);
+void lfs_upper_release(struct lfs_fs *ofs);
+int lfs_copy_up(struct dentry *dentry);
+int lfs_copy_up_flags(struct dentry *dentry, bool no_data);
+int lfs_copy_up_tree(struct dentry *dentry);
+void lfs_set_upper(struct inode *inode, struct dentry *upper);
+int lfs_want_write(struct dentry *dentry);
+void lfs_drop_write(struct dentry *dentry);
+
+/* cow.c */
+bool lfs_is_partial(struct inode *inode);
+bool lfs_cow_broken(struct inode *inode);
+void lfs_cow_release(struct inode *inode);
+void lfs_cow_discard(struct lfs_cow *cow);
+int lfs_cow_fsync(struct file *file, loff_t start, loff_t end, int datasync);
+int lfs_cow_write_inode(struct inode *inode, struct writeback_control *wbc);
+void lfs_cow_setsize(struct inode *inode, loff_t size);
+long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
+struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
+				const struct lfs_path *lower,
+				const struct kstat *stat);
+int lfs_cow_start(struct inode *inode, struct lfs_cow *cow,
+		  struct dentry *upper, const struct lfs_path *lower);
+int lfs_cow_load(struct inode *inode, struct dentry *upper);
+
 /* xattr.c */
 extern const struct xattr_handler * const lfs_xattr_handlers[];
 ssize_t lfs_listxattr(struct dentry *dentry, char *list, size_t size);
 struct posix_acl *lfs_get_inode_acl(struct inode *inode, int type, bool rcu);
 struct posix_acl *lfs_get_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 			      int type);
+int lfs_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
+		struct posix_acl *acl, int type);
 
 #endif /* _LAYERFS_H */

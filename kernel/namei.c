@@ -57,8 +57,8 @@ bool lfs_is_opaque_dir(const struct lfs_layer *layer, struct dentry *dir)
 }
 
 /* Does @parent in @layer hold ".wh.NAME"?  Caller has mounter creds. */
-static int lfs_has_whiteout(const struct lfs_layer *layer,
-			    struct dentry *parent, const struct qstr *name)
+int lfs_has_whiteout(const struct lfs_layer *layer, struct dentry *parent,
+		     const struct qstr *name)
 {
 	char whname[NAME_MAX + 1];
 	struct dentry *wh;
@@ -85,10 +85,11 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 	struct lfs_inode *od = LFS_I(dir);
 	const struct qstr *name = &dentry->d_name;
 	const struct cred *old_cred;
+	struct dentry *dirupper, *upper = NULL;
 	struct lfs_path *stack;
 	struct lfs_dirent *e;
 	struct inode *inode;
-	unsigned int i, start = 0, n = 0;
+	unsigned int i, npos, start = 0, n = 0;
 	bool listed;
 	int err = 0;
 
@@ -111,17 +112,25 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 		start = e->layer_pos;
 	}
 
-	stack = kcalloc(od->numpaths, sizeof(*stack), GFP_KERNEL);
+	npos = lfs_dir_npos(od);
+	stack = kcalloc(npos, sizeof(*stack), GFP_KERNEL);
 	if (!stack)
 		return ERR_PTR(-ENOMEM);
 
+	/* One snapshot: a concurrent copy-up of @dir must not shift us. */
+	dirupper = lfs_upper(dir);
 	old_cred = lfs_override_creds(dir->i_sb);
-	for (i = start; i < od->numpaths; i++) {
-		struct lfs_layer *layer = od->paths[i].layer;
-		struct dentry *parent = od->paths[i].dentry;
+	for (i = start; i < npos; i++) {
+		struct lfs_path dlp;
+		struct lfs_layer *layer;
+		struct dentry *parent;
 		struct dentry *this;
 		bool stop = false;
 
+		if (!lfs_dir_pos(dir, dirupper, i, &dlp))
+			continue;
+		layer = dlp.layer;
+		parent = dlp.dentry;
 		this = lookup_one_unlocked(lfs_layer_idmap(layer), name->name,
 					   parent, name->len);
 		if (IS_ERR(this)) {
@@ -134,23 +143,23 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 		} else if (lfs_is_ovl_whiteout(this)) {
 			dput(this);
 			stop = true;
-		} else if (d_is_dir(this)) {
+		} else if (i == 0) {
+			/* The upper object: kept apart from the lower stack. */
+			upper = this;
+			stop = !d_is_dir(this) || lfs_is_opaque_dir(layer, this);
+		} else if (d_is_dir(this) || (!n && !upper)) {
+			/* (An upper non-directory stopped the walk already.) */
 			stack[n].layer = layer;
 			stack[n].dentry = this;
 			n++;
-			stop = lfs_is_opaque_dir(layer, this);
-		} else if (n) {
+			stop = !d_is_dir(this) || lfs_is_opaque_dir(layer, this);
+		} else {
 			/* A non-directory below a directory is hidden. */
 			dput(this);
 			stop = true;
-		} else {
-			stack[n].layer = layer;
-			stack[n].dentry = this;
-			n++;
-			stop = true;
 		}
 
-		if (!stop && i + 1 < od->numpaths) {
+		if (!stop && i + 1 < npos) {
 			err = lfs_has_whiteout(layer, parent, name);
 			if (err < 0)
 				goto out_put;
@@ -162,18 +171,19 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 	}
 	revert_creds(old_cred);
 
-	if (!n) {
+	if (!n && !upper) {
 		kfree(stack);
 		return d_splice_alias(NULL, dentry);
 	}
 
-	inode = lfs_iget(dir->i_sb, stack, n);
+	inode = lfs_iget(dir->i_sb, upper, stack, n);
 	if (IS_ERR(inode))
 		return ERR_CAST(inode);
 	return d_splice_alias(inode, dentry);
 
 out_put:
 	revert_creds(old_cred);
+	dput(upper);
 	while (n--)
 		dput(stack[n].dentry);
 	kfree(stack);

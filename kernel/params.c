@@ -20,11 +20,17 @@
 enum lfs_opt {
 	LFS_OPT_LOWERDIR,
 	LFS_OPT_LOWERDIR_ADD,
+	LFS_OPT_UPPERDIR,
+	LFS_OPT_WORKDIR,
+	LFS_OPT_COW_BLOCK,
 };
 
 const struct fs_parameter_spec lfs_parameter_spec[] = {
 	fsparam_string_empty("lowerdir", LFS_OPT_LOWERDIR),
 	fsparam_string("lowerdir+", LFS_OPT_LOWERDIR_ADD),
+	fsparam_string("upperdir", LFS_OPT_UPPERDIR),
+	fsparam_string("workdir", LFS_OPT_WORKDIR),
+	fsparam_string("cow_block", LFS_OPT_COW_BLOCK),
 	{}
 };
 
@@ -139,6 +145,92 @@ out_put:
 	return err;
 }
 
+/* upperdir= or workdir=: one writable directory, resolved now. */
+static int lfs_set_rwdir(struct fs_context *fc, const char *opt,
+			 const char *name, struct path *path, char **namep)
+{
+	char *dup;
+	int err;
+
+	if (!*name)
+		return invalfc(fc, "empty path in %s", opt);
+	err = kern_path(name, LOOKUP_FOLLOW, path);
+	if (err) {
+		errorfc(fc, "%s '%s': %s", opt, name,
+			err == -ENOENT ? "no such directory" : "cannot resolve");
+		path->dentry = NULL;
+		return err;
+	}
+	err = -ENOTDIR;
+	if (!d_is_dir(path->dentry)) {
+		errorfc(fc, "%s '%s' is not a directory", opt, name);
+		goto out_put;
+	}
+	err = -EINVAL;
+	if (sb_has_encoding(path->mnt->mnt_sb) ||
+	    lfs_dentry_weird(path->dentry)) {
+		errorfc(fc, "%s '%s' is on an unsupported filesystem", opt,
+			name);
+		goto out_put;
+	}
+	if (mnt_idmap(path->mnt) != &nop_mnt_idmap) {
+		errorfc(fc, "%s '%s' is an idmapped mount, not supported", opt,
+			name);
+		goto out_put;
+	}
+	err = -ENOMEM;
+	dup = kstrdup(name, GFP_KERNEL);
+	if (!dup)
+		goto out_put;
+	*namep = dup;
+	return 0;
+
+out_put:
+	path_put(path);
+	path->dentry = NULL;
+	return err;
+}
+
+static void lfs_ctx_reset_rwdir(struct path *path, char **namep)
+{
+	if (path->dentry)
+		path_put(path);
+	path->dentry = NULL;
+	kfree(*namep);
+	*namep = NULL;
+}
+
+/* "cow_block=SIZE": a power of two between 4 KiB and 1 MiB, K/M allowed. */
+static int lfs_parse_cow_block(struct fs_context *fc, const char *str)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+	unsigned long long val;
+	char num[16];
+	size_t len = strlen(str);
+	unsigned int shift = 0;
+
+	if (len && (str[len - 1] == 'k' || str[len - 1] == 'K'))
+		shift = 10;
+	else if (len && (str[len - 1] == 'm' || str[len - 1] == 'M'))
+		shift = 20;
+	if (shift)
+		len--;
+	if (!len || len >= sizeof(num))
+		goto bad;
+	memcpy(num, str, len);
+	num[len] = '\0';
+	if (kstrtoull(num, 10, &val) || val > (LAYERFS_COW_BLOCK_MAX >> shift))
+		goto bad;
+	val <<= shift;
+	if (val < LAYERFS_COW_BLOCK_MIN || !is_power_of_2(val))
+		goto bad;
+	ctx->cow_block = val;
+	return 0;
+bad:
+	return invalfc(fc, "cow_block '%s': need a power of two from %u to %u bytes",
+		       str, LAYERFS_COW_BLOCK_MIN, LAYERFS_COW_BLOCK_MAX);
+}
+
 /*
  * "lowerdir=TOP:...:BOTTOM".  A colon inside a path is written "\:" and a
  * backslash "\\".
@@ -206,6 +298,16 @@ static int lfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 			return invalfc(fc, "lowerdir+ cannot be mixed with lowerdir");
 		ctx->seen_lowerdir_plus = true;
 		return lfs_add_layer(fc, param->string);
+	case LFS_OPT_UPPERDIR:
+		lfs_ctx_reset_rwdir(&ctx->upper, &ctx->upper_name);
+		return lfs_set_rwdir(fc, "upperdir", param->string,
+				     &ctx->upper, &ctx->upper_name);
+	case LFS_OPT_WORKDIR:
+		lfs_ctx_reset_rwdir(&ctx->work, &ctx->work_name);
+		return lfs_set_rwdir(fc, "workdir", param->string,
+				     &ctx->work, &ctx->work_name);
+	case LFS_OPT_COW_BLOCK:
+		return lfs_parse_cow_block(fc, param->string);
 	}
 	return -EINVAL;
 }
@@ -221,6 +323,8 @@ static void lfs_free_fc(struct fs_context *fc)
 
 	if (ctx) {
 		lfs_ctx_reset_layers(ctx);
+		lfs_ctx_reset_rwdir(&ctx->upper, &ctx->upper_name);
+		lfs_ctx_reset_rwdir(&ctx->work, &ctx->work_name);
 		kfree(ctx->lower);
 		kfree(ctx->names);
 		kfree(ctx);
@@ -231,7 +335,10 @@ static void lfs_free_fc(struct fs_context *fc)
 
 static int lfs_reconfigure(struct fs_context *fc)
 {
-	if (!(fc->sb_flags & SB_RDONLY)) {
+	struct lfs_fs *ofs = LFS_FS(fc->root->d_sb);
+
+	/* Going read-only, the VFS syncs us (->sync_fs) first. */
+	if (!(fc->sb_flags & SB_RDONLY) && !ofs->upper_mnt) {
 		errorfc(fc, "no upperdir: the mount is read-only");
 		return -EROFS;
 	}
@@ -258,12 +365,11 @@ int lfs_init_fs_context(struct fs_context *fc)
 		kfree(ctx);
 		return -ENOMEM;
 	}
+	INIT_LIST_HEAD(&ofs->inuse);
 	fc->fs_private = ctx;
 	fc->s_fs_info = ofs;
 	fc->ops = &lfs_context_ops;
-	/* Layers are never written: a layerfs without upperdir is read-only. */
-	if (fc->purpose == FS_CONTEXT_FOR_MOUNT)
-		fc->sb_flags |= SB_RDONLY;
+	ctx->cow_block = LAYERFS_COW_BLOCK_DEFAULT;
 	return 0;
 }
 
@@ -278,6 +384,13 @@ int lfs_show_options(struct seq_file *m, struct dentry *dentry)
 			seq_putc(m, ':');
 		/* Escape what would split the option or the list. */
 		seq_escape(m, ofs->layers[i].name, ":, \t\n\\");
+	}
+	if (ofs->upper_mnt) {
+		seq_puts(m, ",upperdir=");
+		seq_escape(m, ofs->upper_name, ", \t\n\\");
+		seq_puts(m, ",workdir=");
+		seq_escape(m, ofs->work_name, ", \t\n\\");
+		seq_printf(m, ",cow_block=%u", ofs->cow_block);
 	}
 	return 0;
 }

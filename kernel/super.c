@@ -23,6 +23,7 @@ void lfs_free_fs(struct lfs_fs *ofs)
 
 	if (!ofs)
 		return;
+	lfs_upper_release(ofs);
 	for (i = 0; i < ofs->num_layers; i++) {
 		kern_unmount(ofs->layers[i].mnt);
 		kfree(ofs->layers[i].name);
@@ -36,10 +37,8 @@ void lfs_free_fs(struct lfs_fs *ofs)
 static int lfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 {
 	struct lfs_fs *ofs = LFS_FS(dentry->d_sb);
-	struct path path = {
-		.mnt = ofs->layers[0].mnt,
-		.dentry = ofs->layers[0].mnt->mnt_root,
-	};
+	struct vfsmount *mnt = ofs->upper_mnt ?: ofs->layers[0].mnt;
+	struct path path = { .mnt = mnt, .dentry = mnt->mnt_root };
 	const struct cred *old_cred;
 	int err;
 
@@ -53,11 +52,37 @@ static int lfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 	return err;
 }
 
+/* What a writable mount changed lives in the upper filesystem. */
+static int lfs_sync_fs(struct super_block *sb, int wait)
+{
+	struct lfs_fs *ofs = LFS_FS(sb);
+	struct super_block *upper_sb;
+	int err;
+
+	if (!ofs->upper_mnt || !wait)
+		return 0;
+	upper_sb = ofs->upper_mnt->mnt_sb;
+	down_read(&upper_sb->s_umount);
+	err = sync_filesystem(upper_sb);
+	up_read(&upper_sb->s_umount);
+	return err;
+}
+
+/* A partial file with dirty pages or map stays cached until written. */
+static int lfs_drop_inode(struct inode *inode)
+{
+	if (lfs_is_partial(inode))
+		return generic_drop_inode(inode);
+	return generic_delete_inode(inode);
+}
+
 static const struct super_operations lfs_super_operations = {
+	.sync_fs	= lfs_sync_fs,
+	.write_inode	= lfs_cow_write_inode,
 	.alloc_inode	= lfs_alloc_inode,
 	.destroy_inode	= lfs_destroy_inode,
 	.free_inode	= lfs_free_inode,
-	.drop_inode	= generic_delete_inode,
+	.drop_inode	= lfs_drop_inode,
 	.statfs		= lfs_statfs,
 	.show_options	= lfs_show_options,
 };
@@ -115,16 +140,22 @@ static int lfs_get_layers(struct super_block *sb, struct fs_context *fc)
 static struct inode *lfs_root_inode(struct super_block *sb)
 {
 	struct lfs_fs *ofs = LFS_FS(sb);
+	struct dentry *upper = NULL;
 	const struct cred *old_cred;
 	struct lfs_path *stack;
 	unsigned int i, n = 0;
+	bool opaque = false;
 
 	stack = kcalloc(ofs->num_layers, sizeof(*stack), GFP_KERNEL);
 	if (!stack)
 		return ERR_PTR(-ENOMEM);
 
 	old_cred = lfs_override_creds(sb);
-	for (i = 0; i < ofs->num_layers; i++) {
+	if (ofs->upper_mnt) {
+		upper = dget(ofs->upper_mnt->mnt_root);
+		opaque = lfs_is_opaque_dir(&ofs->upper, upper);
+	}
+	for (i = 0; i < ofs->num_layers && !opaque; i++) {
 		struct lfs_layer *layer = &ofs->layers[i];
 
 		stack[n].layer = layer;
@@ -135,7 +166,7 @@ static struct inode *lfs_root_inode(struct super_block *sb)
 	}
 	revert_creds(old_cred);
 
-	return lfs_iget(sb, stack, n);
+	return lfs_iget(sb, upper, stack, n);
 }
 
 int lfs_fill_super(struct super_block *sb, struct fs_context *fc)
@@ -152,7 +183,7 @@ int lfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_magic = LAYERFS_SUPER_MAGIC;
 	sb->s_op = &lfs_super_operations;
 	sb->s_xattr = lfs_xattr_handlers;
-	sb->s_flags |= SB_RDONLY | SB_POSIXACL;
+	sb->s_flags |= SB_POSIXACL;
 	sb->s_iflags |= SB_I_SKIP_SYNC;
 	sb->s_maxbytes = 0;
 	sb->s_time_gran = NSEC_PER_SEC;
@@ -164,6 +195,18 @@ int lfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	err = lfs_get_layers(sb, fc);
 	if (err)
 		return err;
+	err = lfs_upper_setup(sb, fc);
+	if (err)
+		return err;
+	/* Without an upper layer nothing can be written. */
+	if (!ofs->upper_mnt) {
+		sb->s_flags |= SB_RDONLY;
+	} else {
+		/* Partial files have a page cache to write back. */
+		err = super_setup_bdi(sb);
+		if (err)
+			return err;
+	}
 
 	/*
 	 * Room for layer indexes 0 (upper) .. num_layers, plus one all-ones

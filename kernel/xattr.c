@@ -28,15 +28,16 @@ static int lfs_xattr_get(const struct xattr_handler *handler,
 			 struct dentry *dentry, struct inode *inode,
 			 const char *name, void *buffer, size_t size)
 {
-	struct lfs_path *lp = &LFS_I(inode)->paths[0];
 	const struct cred *old_cred;
+	struct lfs_path lp;
 	ssize_t res;
 
 	if (lfs_is_private_xattr(name))
 		return -ENODATA;
 
+	lfs_real_lp(inode, &lp);
 	old_cred = lfs_override_creds(inode->i_sb);
-	res = vfs_getxattr(lfs_layer_idmap(lp->layer), lp->dentry, name,
+	res = vfs_getxattr(lfs_layer_idmap(lp.layer), lp.dentry, name,
 			   buffer, size);
 	revert_creds(old_cred);
 	return res;
@@ -47,8 +48,33 @@ static int lfs_xattr_set(const struct xattr_handler *handler,
 			 struct inode *inode, const char *name,
 			 const void *value, size_t size, int flags)
 {
-	/* The VFS refuses first on a read-only superblock; be explicit. */
-	return -EROFS;
+	const struct cred *old_cred;
+	struct dentry *upper;
+	int err;
+
+	/* layerfs's own metadata is not the user's to change. */
+	if (lfs_is_private_xattr(name))
+		return -EPERM;
+	if (!LFS_FS(inode->i_sb)->upper_mnt)
+		return -EROFS;
+	err = lfs_want_write(dentry);
+	if (err)
+		return err;
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = lfs_copy_up(dentry);
+	if (!err) {
+		upper = lfs_upper(inode);
+		if (value)
+			err = vfs_setxattr(mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt),
+					   upper, name, value, size, flags);
+		else
+			err = vfs_removexattr(mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt),
+					      upper, name);
+		lfs_copyattr(inode);
+	}
+	revert_creds(old_cred);
+	lfs_drop_write(dentry);
+	return err;
 }
 
 static const struct xattr_handler lfs_other_xattr_handler = {
@@ -64,13 +90,14 @@ const struct xattr_handler * const lfs_xattr_handlers[] = {
 
 ssize_t lfs_listxattr(struct dentry *dentry, char *list, size_t size)
 {
-	struct lfs_path *lp = &LFS_I(d_inode(dentry))->paths[0];
 	const struct cred *old_cred;
+	struct lfs_path lp;
 	ssize_t res, len;
 	char *s;
 
+	lfs_real_lp(d_inode(dentry), &lp);
 	old_cred = lfs_override_creds(dentry->d_sb);
-	res = vfs_listxattr(lp->dentry, list, size);
+	res = vfs_listxattr(lp.dentry, list, size);
 	revert_creds(old_cred);
 
 	/* A size query may overestimate by the hidden names; that is allowed. */
@@ -96,15 +123,10 @@ ssize_t lfs_listxattr(struct dentry *dentry, char *list, size_t size)
 
 struct posix_acl *lfs_get_inode_acl(struct inode *inode, int type, bool rcu)
 {
-	struct lfs_path *lp;
-	struct inode *realinode;
+	struct inode *realinode = lfs_real_inode_rcu(inode);
 	const struct cred *old_cred;
 	struct posix_acl *acl;
-	struct dentry *d;
 
-	lp = READ_ONCE(LFS_I(inode)->paths);
-	d = lp ? READ_ONCE(lp[0].dentry) : NULL;
-	realinode = d ? d_inode_rcu(d) : NULL;
 	if (!realinode)
 		return rcu ? ERR_PTR(-ECHILD) : ERR_PTR(-EIO);
 	if (!IS_POSIXACL(realinode))
@@ -121,15 +143,16 @@ struct posix_acl *lfs_get_inode_acl(struct inode *inode, int type, bool rcu)
 struct posix_acl *lfs_get_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 			      int type)
 {
-	struct lfs_path *lp = &LFS_I(d_inode(dentry))->paths[0];
 	const struct cred *old_cred;
 	struct posix_acl *acl;
+	struct lfs_path lp;
 
-	if (!IS_POSIXACL(d_inode(lp->dentry)))
+	lfs_real_lp(d_inode(dentry), &lp);
+	if (!IS_POSIXACL(d_inode(lp.dentry)))
 		return NULL;
 
 	old_cred = lfs_override_creds(dentry->d_sb);
-	acl = vfs_get_acl(lfs_layer_idmap(lp->layer), lp->dentry,
+	acl = vfs_get_acl(lfs_layer_idmap(lp.layer), lp.dentry,
 			  type == ACL_TYPE_ACCESS ? XATTR_NAME_POSIX_ACL_ACCESS :
 						    XATTR_NAME_POSIX_ACL_DEFAULT);
 	revert_creds(old_cred);
@@ -137,4 +160,35 @@ struct posix_acl *lfs_get_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 	if (acl == ERR_PTR(-ENODATA))
 		return NULL;
 	return acl;
+}
+
+int lfs_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
+		struct posix_acl *acl, int type)
+{
+	struct inode *inode = d_inode(dentry);
+	const char *name = type == ACL_TYPE_ACCESS ?
+			   XATTR_NAME_POSIX_ACL_ACCESS :
+			   XATTR_NAME_POSIX_ACL_DEFAULT;
+	struct mnt_idmap *uidmap;
+	const struct cred *old_cred;
+	int err;
+
+	err = lfs_want_write(dentry);
+	if (err)
+		return err;
+	uidmap = mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt);
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = lfs_copy_up(dentry);
+	if (!err) {
+		if (acl)
+			err = vfs_set_acl(uidmap, lfs_upper(inode), name, acl);
+		else
+			err = vfs_remove_acl(uidmap, lfs_upper(inode), name);
+		lfs_copyattr(inode);
+	}
+	revert_creds(old_cred);
+	lfs_drop_write(dentry);
+	if (!err)
+		forget_all_cached_acls(inode);
+	return err;
 }

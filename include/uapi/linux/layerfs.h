@@ -8,6 +8,8 @@
 #ifndef _UAPI_LINUX_LAYERFS_H
 #define _UAPI_LINUX_LAYERFS_H
 
+#include <linux/types.h>
+
 /* statfs(2) f_type of a layerfs mount: "layr" */
 #define LAYERFS_SUPER_MAGIC	0x6c617972
 
@@ -34,5 +36,67 @@
  */
 #define LAYERFS_XATTR_PREFIX		"trusted.layerfs."
 #define LAYERFS_OVL_XATTR_PREFIX	"trusted.overlay."
+
+/*
+ * Copy-on-write granule of a writable mount (cow_block=): a power of two.
+ * The default is provisional until the granule benchmarks choose it.
+ */
+#define LAYERFS_COW_BLOCK_MIN		4096U
+#define LAYERFS_COW_BLOCK_MAX		(1024U * 1024U)
+#define LAYERFS_COW_BLOCK_DEFAULT	(64U * 1024U)
+
+/*
+ * On a non-directory of the upper layer that was copied up from a lower
+ * one: which lower object it came from, so that its st_ino stays the
+ * lower one's.  The value is struct layerfs_origin, little-endian.
+ */
+#define LAYERFS_XATTR_ORIGIN		LAYERFS_XATTR_PREFIX "origin"
+#define LAYERFS_ORIGIN_MAGIC		0x4f52464cU	/* "LFRO" */
+#define LAYERFS_ORIGIN_VERSION		1
+
+struct layerfs_origin {
+	__le32 magic;		/* LAYERFS_ORIGIN_MAGIC */
+	__u8 version;		/* LAYERFS_ORIGIN_VERSION */
+	__u8 reserved[3];	/* zero */
+	__le32 layer;		/* lower layer index, 1 = topmost */
+	__le32 generation;	/* the lower inode's i_generation */
+	__le64 ino;		/* the lower inode's number */
+};
+
+/*
+ * The copy-on-write map of a partial file: which granules of the upper
+ * file hold data, the rest coming from the origin (a lower file).  Stored
+ * as the upper file's LAYERFS_XATTR_MAP, little-endian: struct
+ * layerfs_map, then path_len bytes of the origin's path relative to its
+ * layer root (no NUL), then nr_runs struct layerfs_map_run, sorted, not
+ * overlapping or touching.  crc is the CRC-32 (crc32_le, seed ~0) of the
+ * whole value with crc set to zero.
+ */
+#define LAYERFS_XATTR_MAP		LAYERFS_XATTR_PREFIX "map"
+#define LAYERFS_MAP_MAGIC		0x504d464cU	/* "LFMP" */
+#define LAYERFS_MAP_VERSION		1
+
+struct layerfs_map {
+	__le32 magic;		/* LAYERFS_MAP_MAGIC */
+	__u8 version;		/* LAYERFS_MAP_VERSION */
+	__u8 granule_shift;	/* granule = 1 << granule_shift bytes */
+	__le16 path_len;
+	__le32 nr_runs;
+	__le32 crc;
+	__le64 lower_valid;	/* bytes at and after it never come from origin */
+	__le32 origin_layer;	/* 1 = topmost lower layer */
+	__le32 origin_generation;
+	__le64 origin_ino;
+	__le64 origin_size;
+	__le64 origin_mtime_sec;
+	__le32 origin_mtime_nsec;
+	__le32 reserved;	/* zero */
+	char data[];
+};
+
+struct layerfs_map_run {
+	__le32 start;		/* first granule */
+	__le32 len;		/* granules */
+};
 
 #endif /* _UAPI_LINUX_LAYERFS_H */

@@ -1,0 +1,1009 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: block-granular copy-on-write of regular files.
+ *
+ * Opening a lower file for writing makes it "partial": an upper file of the
+ * same size is created sparse, with no data, and a map says which granules
+ * (cow_block bytes each) live in the upper file; all others still come
+ * from the lower file, or read as zeros at and after lower_valid (the least
+ * size the file has had since it became partial, so that truncating and
+ * growing again never brings old lower bytes back).
+ *
+ * A partial file is served from layerfs's own page cache: ->read_folio
+ * fills each folio from upper, lower or zeros; writes dirty folios there;
+ * writeback stores a folio in the upper file, first copying its whole
+ * granule from the origin if the granule was not present yet, so a present
+ * granule is always complete.  Every kind of mmap works on that one cache.
+ *
+ * The map is persisted in the upper file's "trusted.layerfs.map" xattr
+ * (struct layerfs_map) only after the data it describes was made durable
+ * with fsync of the upper file, so after a crash a granule reads either its
+ * new data or its old lower data, never a hole.  A map too large for the
+ * upper filesystem's xattr space makes layerfs copy the remaining granules
+ * and drop the map: the file is then an ordinary upper file.
+ *
+ * Locking: the inode's i_rwsem serialises writers and size changes (the
+ * VFS and generic_file_write_iter() take it); cow->fill_mutex serialises
+ * the copy of a granule with the marking of it present; cow->lock (a
+ * spinlock) protects the run array, lower_valid and the counters and is
+ * never held across I/O; cow->persist_mutex serialises map writes.
+ * Order: i_rwsem -> folio lock -> fill_mutex -> cow->lock; persist_mutex
+ * is taken without any folio locked.
+ */
+
+#include <linux/crc32.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/writeback.h>
+#include <linux/xattr.h>
+#include "layerfs.h"
+
+/* Bounds the in-memory map; beyond it the file is materialised. */
+#define LFS_COW_MAX_RUNS	65536U
+
+struct lfs_run {
+	u32 start;	/* first granule */
+	u32 len;	/* granules */
+};
+
+struct lfs_cow {
+	struct file *upper;		/* O_RDWR, never O_APPEND */
+	struct file *lower;		/* O_RDONLY; NULL once materialised */
+	unsigned int shift;		/* granule = 1 << shift */
+	spinlock_t lock;
+	struct lfs_run *runs;		/* sorted, disjoint, not adjacent */
+	unsigned int nr, cap;
+	loff_t lower_valid;
+	bool dirty;			/* map changed since persisted */
+	bool broken;			/* map unusable: I/O is EIO */
+	struct mutex fill_mutex;	/* copy of a granule + marking it */
+	struct mutex persist_mutex;	/* one map write at a time */
+	/* Origin identity, written into the map and checked on load. */
+	u32 origin_layer;
+	u32 origin_gen;
+	u64 origin_ino;
+	u64 origin_size;
+	s64 origin_mtime_sec;
+	u32 origin_mtime_nsec;
+	char *origin_path;		/* relative to the layer root */
+};
+
+static inline struct lfs_cow *lfs_cow(struct inode *inode)
+{
+	/* Pairs with smp_store_release() in lfs_cow_attach(). */
+	return smp_load_acquire(&LFS_I(inode)->cow);
+}
+
+bool lfs_is_partial(struct inode *inode)
+{
+	return lfs_cow(inode);
+}
+
+/* --- the map --------------------------------------------------------------- */
+
+/* Index of the first run ending after granule @g.  Caller holds cow->lock. */
+static unsigned int lfs_run_find(struct lfs_cow *cow, u32 g)
+{
+	unsigned int lo = 0, hi = cow->nr;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+		struct lfs_run *r = &cow->runs[mid];
+
+		if ((u64)r->start + r->len <= g)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool lfs_granule_present(struct lfs_cow *cow, u32 g)
+{
+	unsigned int i;
+	bool ret;
+
+	spin_lock(&cow->lock);
+	i = lfs_run_find(cow, g);
+	ret = i < cow->nr && cow->runs[i].start <= g;
+	spin_unlock(&cow->lock);
+	return ret;
+}
+
+/* Mark granules [g, g + n) present.  Caller holds cow->lock. */
+static int lfs_map_add(struct lfs_cow *cow, u32 g, u32 n)
+{
+	unsigned int i = lfs_run_find(cow, g ? g - 1 : 0), j;
+	u64 start = g, end = (u64)g + n;
+
+	/* Absorb every run that overlaps or touches [start, end). */
+	for (j = i; j < cow->nr && cow->runs[j].start <= end; j++) {
+		start = min_t(u64, start, cow->runs[j].start);
+		end = max_t(u64, end, (u64)cow->runs[j].start + cow->runs[j].len);
+	}
+	if (i == j) {
+		if (cow->nr == cow->cap)
+			return -ENOSPC;
+		memmove(&cow->runs[i + 1], &cow->runs[i],
+			(cow->nr - i) * sizeof(*cow->runs));
+		cow->nr++;
+		j = i + 1;
+	} else if (j > i + 1) {
+		memmove(&cow->runs[i + 1], &cow->runs[j],
+			(cow->nr - j) * sizeof(*cow->runs));
+		cow->nr -= j - i - 1;
+	}
+	cow->runs[i].start = start;
+	cow->runs[i].len = end - start;
+	cow->dirty = true;
+	return 0;
+}
+
+/* Forget granules at and after @g.  Caller holds cow->lock. */
+static void lfs_map_cut(struct lfs_cow *cow, u32 g)
+{
+	unsigned int i = lfs_run_find(cow, g);
+
+	if (i < cow->nr && cow->runs[i].start < g) {
+		cow->runs[i].len = g - cow->runs[i].start;
+		i++;
+	}
+	if (i != cow->nr)
+		cow->dirty = true;
+	cow->nr = i;
+}
+
+static size_t lfs_map_size(size_t pathlen, unsigned int nr)
+{
+	return sizeof(struct layerfs_map) + pathlen +
+	       (size_t)nr * sizeof(struct layerfs_map_run);
+}
+
+static void *lfs_map_encode(struct lfs_cow *cow, size_t *sizep)
+{
+	size_t pathlen = strlen(cow->origin_path);
+	struct layerfs_map *m;
+	struct layerfs_map_run *r;
+	unsigned int nr, i;
+	size_t size;
+
+again:
+	nr = READ_ONCE(cow->nr);
+	size = lfs_map_size(pathlen, nr);
+	m = kvzalloc(size, GFP_KERNEL);
+	if (!m)
+		return NULL;
+	spin_lock(&cow->lock);
+	if (cow->nr != nr) {
+		spin_unlock(&cow->lock);
+		kvfree(m);
+		goto again;
+	}
+	m->magic = cpu_to_le32(LAYERFS_MAP_MAGIC);
+	m->version = LAYERFS_MAP_VERSION;
+	m->granule_shift = cow->shift;
+	m->path_len = cpu_to_le16(pathlen);
+	m->nr_runs = cpu_to_le32(nr);
+	m->lower_valid = cpu_to_le64(cow->lower_valid);
+	m->origin_layer = cpu_to_le32(cow->origin_layer);
+	m->origin_generation = cpu_to_le32(cow->origin_gen);
+	m->origin_ino = cpu_to_le64(cow->origin_ino);
+	m->origin_size = cpu_to_le64(cow->origin_size);
+	m->origin_mtime_sec = cpu_to_le64(cow->origin_mtime_sec);
+	m->origin_mtime_nsec = cpu_to_le32(cow->origin_mtime_nsec);
+	r = (void *)m->data + pathlen;
+	for (i = 0; i < nr; i++) {
+		r[i].start = cpu_to_le32(cow->runs[i].start);
+		r[i].len = cpu_to_le32(cow->runs[i].len);
+	}
+	cow->dirty = false;
+	spin_unlock(&cow->lock);
+	memcpy(m->data, cow->origin_path, pathlen);
+	m->crc = cpu_to_le32(crc32_le(~0U, (void *)m, size));
+	*sizep = size;
+	return m;
+}
+
+/* --- internal files -------------------------------------------------------- */
+
+static struct file *lfs_open_internal(const struct path *path, int flags)
+{
+	return dentry_open(path, flags | O_LARGEFILE | O_NOATIME,
+			   current_cred());
+}
+
+static void lfs_cow_free(struct lfs_cow *cow)
+{
+	if (!cow)
+		return;
+	if (cow->upper)
+		fput(cow->upper);
+	if (cow->lower)
+		fput(cow->lower);
+	kvfree(cow->runs);
+	kfree(cow->origin_path);
+	mutex_destroy(&cow->fill_mutex);
+	mutex_destroy(&cow->persist_mutex);
+	kfree(cow);
+}
+
+void lfs_cow_discard(struct lfs_cow *cow)
+{
+	lfs_cow_free(cow);
+}
+
+static struct lfs_cow *lfs_cow_alloc(void)
+{
+	struct lfs_cow *cow = kzalloc(sizeof(*cow), GFP_KERNEL);
+
+	if (!cow)
+		return NULL;
+	spin_lock_init(&cow->lock);
+	mutex_init(&cow->fill_mutex);
+	mutex_init(&cow->persist_mutex);
+	cow->cap = 64;
+	cow->runs = kvmalloc_array(cow->cap, sizeof(*cow->runs), GFP_KERNEL);
+	if (!cow->runs) {
+		lfs_cow_free(cow);
+		return NULL;
+	}
+	return cow;
+}
+
+/* Room for one more run, allocated outside cow->lock. */
+static int lfs_cow_reserve(struct lfs_cow *cow)
+{
+	struct lfs_run *runs;
+	unsigned int cap;
+
+	if (READ_ONCE(cow->nr) + 1 < READ_ONCE(cow->cap))
+		return 0;
+	if (cow->cap >= LFS_COW_MAX_RUNS)
+		return -ENOSPC;
+	cap = min(cow->cap * 2, LFS_COW_MAX_RUNS);
+	runs = kvmalloc_array(cap, sizeof(*runs), GFP_NOFS);
+	if (!runs)
+		return -ENOMEM;
+	spin_lock(&cow->lock);
+	memcpy(runs, cow->runs, cow->nr * sizeof(*runs));
+	swap(runs, cow->runs);
+	cow->cap = cap;
+	spin_unlock(&cow->lock);
+	kvfree(runs);
+	return 0;
+}
+
+static void lfs_cow_attach(struct inode *inode, struct lfs_cow *cow)
+{
+	/* Pairs with smp_load_acquire() in lfs_cow(). */
+	smp_store_release(&LFS_I(inode)->cow, cow);
+}
+
+void lfs_cow_release(struct inode *inode)
+{
+	lfs_cow_free(LFS_I(inode)->cow);
+	LFS_I(inode)->cow = NULL;
+}
+
+/* --- reading --------------------------------------------------------------- */
+
+/* Read [pos, pos + len) of the merged file into @buf (no page cache). */
+static int lfs_cow_read_range(struct lfs_cow *cow, char *buf, loff_t pos,
+			      size_t len)
+{
+	while (len) {
+		u32 g = pos >> cow->shift;
+		loff_t gend = ((loff_t)g + 1) << cow->shift;
+		size_t n = min_t(loff_t, len, gend - pos);
+		struct file *src = NULL;
+		loff_t lvalid;
+		ssize_t got = 0;
+
+		spin_lock(&cow->lock);
+		lvalid = cow->lower_valid;
+		spin_unlock(&cow->lock);
+		if (lfs_granule_present(cow, g)) {
+			src = cow->upper;
+		} else if (pos < lvalid && cow->lower) {
+			src = cow->lower;
+			n = min_t(loff_t, n, lvalid - pos);
+		}
+		if (src) {
+			loff_t p = pos;
+
+			got = kernel_read(src, buf, n, &p);
+			if (got < 0)
+				return got;
+		}
+		/* Holes, the end of a file and everything else: zeros. */
+		if (got < n)
+			memset(buf + got, 0, n - got);
+		buf += n;
+		pos += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int lfs_cow_read_folio(struct file *file, struct folio *folio)
+{
+	struct inode *inode = folio->mapping->host;
+	struct lfs_cow *cow = lfs_cow(inode);
+	loff_t pos = folio_pos(folio);
+	loff_t isize = i_size_read(inode);
+	size_t len = folio_size(folio);
+	const struct cred *old_cred;
+	char *kaddr;
+	int err = 0;
+
+	if (WARN_ON_ONCE(!cow) || cow->broken) {
+		err = -EIO;
+		goto out;
+	}
+	kaddr = kmap_local_folio(folio, 0);
+	if (pos >= isize) {
+		memset(kaddr, 0, len);
+	} else {
+		size_t n = min_t(loff_t, len, isize - pos);
+
+		old_cred = lfs_override_creds(inode->i_sb);
+		err = lfs_cow_read_range(cow, kaddr, pos, n);
+		revert_creds(old_cred);
+		if (n < len)
+			memset(kaddr + n, 0, len - n);
+	}
+	kunmap_local(kaddr);
+	if (!err)
+		folio_mark_uptodate(folio);
+out:
+	folio_unlock(folio);
+	return err;
+}
+
+/* --- writing --------------------------------------------------------------- */
+
+static int lfs_cow_write_begin(struct file *file,
+			       struct address_space *mapping, loff_t pos,
+			       unsigned int len, struct folio **foliop,
+			       void **fsdata)
+{
+	struct folio *folio;
+	int err;
+
+	folio = __filemap_get_folio(mapping, pos >> PAGE_SHIFT, FGP_WRITEBEGIN,
+				    mapping_gfp_mask(mapping));
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	/* A partly written folio must hold the rest of its data first. */
+	if (!folio_test_uptodate(folio) && len != folio_size(folio)) {
+		err = lfs_cow_read_folio(file, folio);
+		folio_lock(folio);
+		if (!err && !folio_test_uptodate(folio))
+			err = -EIO;
+		if (err) {
+			folio_unlock(folio);
+			folio_put(folio);
+			return err;
+		}
+	}
+	*foliop = folio;
+	return 0;
+}
+
+static int lfs_cow_write_end(struct file *file, struct address_space *mapping,
+			     loff_t pos, unsigned int len, unsigned int copied,
+			     struct folio *folio, void *fsdata)
+{
+	struct inode *inode = mapping->host;
+	loff_t last = pos + copied;
+
+	if (!folio_test_uptodate(folio)) {
+		/* A short copy into a folio that was never read: retry. */
+		if (copied < len) {
+			copied = 0;
+			goto out;
+		}
+		folio_mark_uptodate(folio);
+	}
+	if (last > inode->i_size)
+		i_size_write(inode, last);
+	folio_mark_dirty(folio);
+out:
+	folio_unlock(folio);
+	folio_put(folio);
+	return copied;
+}
+
+/*
+ * Make granule @g present in the upper file: copy it from the origin
+ * (bytes at and after lower_valid are zeros).  Caller holds fill_mutex.
+ */
+static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
+{
+	size_t gsize = (size_t)1 << cow->shift;
+	loff_t pos = (loff_t)g << cow->shift;
+	loff_t isize = i_size_read(inode);
+	size_t len;
+	ssize_t done;
+	char *buf;
+	int err;
+
+	if (pos >= isize)
+		len = 0;
+	else
+		len = min_t(loff_t, gsize, isize - pos);
+	if (len) {
+		buf = kvmalloc(len, GFP_NOFS);
+		if (!buf)
+			return -ENOMEM;
+		err = lfs_cow_read_range(cow, buf, pos, len);
+		if (!err) {
+			loff_t p = pos;
+
+			done = kernel_write(cow->upper, buf, len, &p);
+			if (done < 0)
+				err = done;
+			else if (done != len)
+				err = -EIO;
+		}
+		kvfree(buf);
+		if (err)
+			return err;
+	}
+	err = lfs_cow_reserve(cow);
+	if (err)
+		return err;
+	spin_lock(&cow->lock);
+	err = lfs_map_add(cow, g, 1);
+	spin_unlock(&cow->lock);
+	return err;
+}
+
+static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
+			       struct folio *folio)
+{
+	loff_t pos = folio_pos(folio);
+	loff_t isize = i_size_read(inode);
+	u32 g = pos >> cow->shift;
+	size_t len;
+	ssize_t done;
+	char *kaddr;
+	int err = 0;
+
+	if (pos >= isize)
+		return 0;	/* truncated meanwhile */
+	len = min_t(loff_t, folio_size(folio), isize - pos);
+
+	if (!lfs_granule_present(cow, g)) {
+		mutex_lock(&cow->fill_mutex);
+		if (!lfs_granule_present(cow, g))
+			err = lfs_cow_fill(inode, cow, g);
+		mutex_unlock(&cow->fill_mutex);
+		if (err)
+			return err;
+	}
+	kaddr = kmap_local_folio(folio, 0);
+	done = kernel_write(cow->upper, kaddr, len, &pos);
+	kunmap_local(kaddr);
+	if (done < 0)
+		return done;
+	return done == len ? 0 : -EIO;
+}
+
+static int lfs_cow_writepages(struct address_space *mapping,
+			      struct writeback_control *wbc)
+{
+	struct inode *inode = mapping->host;
+	struct lfs_cow *cow = lfs_cow(inode);
+	struct folio *folio = NULL;
+	const struct cred *old_cred;
+	unsigned int nofs;
+	int err = 0;
+
+	if (WARN_ON_ONCE(!cow))
+		return -EIO;
+	nofs = memalloc_nofs_save();
+	old_cred = lfs_override_creds(inode->i_sb);
+	while ((folio = writeback_iter(mapping, wbc, folio, &err))) {
+		folio_start_writeback(folio);
+		folio_unlock(folio);
+		err = cow->broken ? -EIO : lfs_cow_write_folio(inode, cow, folio);
+		if (err)
+			mapping_set_error(mapping, err);
+		folio_end_writeback(folio);
+	}
+	revert_creds(old_cred);
+	memalloc_nofs_restore(nofs);
+	if (READ_ONCE(cow->dirty))
+		mark_inode_dirty_sync(inode);
+	return err;
+}
+
+const struct address_space_operations lfs_aops = {
+	.read_folio	= lfs_cow_read_folio,
+	.write_begin	= lfs_cow_write_begin,
+	.write_end	= lfs_cow_write_end,
+	.writepages	= lfs_cow_writepages,
+	.dirty_folio	= filemap_dirty_folio,
+	/* O_DIRECT of a partial file is served by this page cache. */
+	.direct_IO	= noop_direct_IO,
+};
+
+/* --- persisting the map ---------------------------------------------------- */
+
+/* Copy every missing granule: the file no longer needs its origin. */
+static int lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow)
+{
+	loff_t isize = i_size_read(inode);
+	u32 g, ng = (isize + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
+	int err = 0;
+
+	mutex_lock(&cow->fill_mutex);
+	for (g = 0; g < ng && !err; g++) {
+		if (fatal_signal_pending(current))
+			err = -EINTR;
+		else if (!lfs_granule_present(cow, g))
+			err = lfs_cow_fill(inode, cow, g);
+	}
+	mutex_unlock(&cow->fill_mutex);
+	return err;
+}
+
+/*
+ * Write the map after making the data it points at durable.  Caller has
+ * mounter credentials; no folio of the inode is locked.
+ */
+static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
+{
+	struct dentry *upper = lfs_upper(inode);
+	struct mnt_idmap *idmap = mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt);
+	void *map;
+	size_t size;
+	int err;
+
+	mutex_lock(&cow->persist_mutex);
+	if (!READ_ONCE(cow->dirty) || cow->broken) {
+		err = cow->broken ? -EIO : 0;
+		goto out;
+	}
+	/* Data before the map bits that point at it. */
+	err = vfs_fsync(cow->upper, 1);
+	if (err)
+		goto out;
+	map = lfs_map_encode(cow, &size);
+	if (!map) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map, size, 0);
+	kvfree(map);
+	if (err == -ENOSPC || err == -E2BIG || err == -ERANGE) {
+		/* Too big for this filesystem's xattrs: copy the rest. */
+		err = lfs_cow_materialise(inode, cow);
+		if (!err)
+			err = vfs_fsync(cow->upper, 1);
+		if (!err) {
+			err = vfs_removexattr(idmap, upper, LAYERFS_XATTR_MAP);
+			if (err == -ENODATA)
+				err = 0;
+		}
+	}
+	if (err)
+		WRITE_ONCE(cow->dirty, true);
+out:
+	mutex_unlock(&cow->persist_mutex);
+	return err;
+}
+
+int lfs_cow_fsync(struct file *file, loff_t start, loff_t end, int datasync)
+{
+	struct inode *inode = file_inode(file);
+	struct lfs_cow *cow = lfs_cow(inode);
+	const struct cred *old_cred;
+	int err;
+
+	err = file_write_and_wait_range(file, start, end);
+	if (err)
+		return err;
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = lfs_cow_persist(inode, cow);
+	if (!err)
+		err = vfs_fsync(cow->upper, datasync);
+	revert_creds(old_cred);
+	return err;
+}
+
+int lfs_cow_write_inode(struct inode *inode, struct writeback_control *wbc)
+{
+	struct lfs_cow *cow = lfs_cow(inode);
+	const struct cred *old_cred;
+	int err;
+
+	if (!cow)
+		return 0;
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = lfs_cow_persist(inode, cow);
+	revert_creds(old_cred);
+	return err;
+}
+
+/* --- size changes and fallocate ---------------------------------------- */
+
+/* Called with i_rwsem held, before the upper file is resized. */
+void lfs_cow_setsize(struct inode *inode, loff_t size)
+{
+	struct lfs_cow *cow = lfs_cow(inode);
+	u32 g;
+
+	if (!cow)
+		return;
+	truncate_setsize(inode, size);
+	g = (size + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
+	spin_lock(&cow->lock);
+	if (size < cow->lower_valid) {
+		cow->lower_valid = size;
+		cow->dirty = true;
+	}
+	lfs_map_cut(cow, g);
+	spin_unlock(&cow->lock);
+	mark_inode_dirty_sync(inode);
+}
+
+long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	struct lfs_cow *cow = lfs_cow(inode);
+	loff_t end = offset + len;
+	u32 g, first, last;
+	const struct cred *old_cred;
+	long err;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+		     FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+
+	inode_lock(inode);
+	err = file_write_and_wait_range(file, offset, end - 1);
+	if (err)
+		goto out_unlock;
+	old_cred = lfs_override_creds(inode->i_sb);
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/*
+		 * Whole granules in the range become present (the upper
+		 * file reads zeros there); the granules at either edge are
+		 * copied first so that what is outside the range survives.
+		 */
+		first = offset >> cow->shift;
+		last = (min_t(loff_t, end, i_size_read(inode)) - 1) >> cow->shift;
+		mutex_lock(&cow->fill_mutex);
+		for (g = first; g <= last && !err && offset < i_size_read(inode);
+		     g++) {
+			loff_t gs = (loff_t)g << cow->shift;
+			loff_t ge = gs + ((loff_t)1 << cow->shift);
+
+			if (lfs_granule_present(cow, g))
+				continue;
+			if (gs >= offset && ge <= end) {
+				err = lfs_cow_reserve(cow);
+				if (!err) {
+					spin_lock(&cow->lock);
+					err = lfs_map_add(cow, g, 1);
+					spin_unlock(&cow->lock);
+				}
+			} else {
+				err = lfs_cow_fill(inode, cow, g);
+			}
+		}
+		mutex_unlock(&cow->fill_mutex);
+		truncate_pagecache_range(inode, offset, end - 1);
+	}
+	if (!err)
+		err = vfs_fallocate(cow->upper, mode, offset, len);
+	revert_creds(old_cred);
+	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
+		i_size_write(inode, end);
+	if (!err)
+		mark_inode_dirty_sync(inode);
+out_unlock:
+	inode_unlock(inode);
+	return err;
+}
+
+/* --- starting and loading ------------------------------------------------ */
+
+/* The path of @lower relative to its layer's root, for the map. */
+static char *lfs_layer_relpath(const struct lfs_path *lower)
+{
+	char *buf, *p, *root, *res;
+	size_t rlen;
+
+	buf = kmalloc(2 * PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	p = dentry_path_raw(lower->dentry, buf, PATH_MAX);
+	root = dentry_path_raw(lower->layer->mnt->mnt_root, buf + PATH_MAX,
+			       PATH_MAX);
+	if (IS_ERR(p) || IS_ERR(root)) {
+		res = ERR_PTR(-ENAMETOOLONG);
+		goto out;
+	}
+	rlen = strcmp(root, "/") ? strlen(root) : 0;
+	if (strncmp(p, root, rlen) || p[rlen] != '/') {
+		res = ERR_PTR(-EIO);
+		goto out;
+	}
+	res = kstrdup(p + rlen + 1, GFP_KERNEL);
+	if (!res)
+		res = ERR_PTR(-ENOMEM);
+out:
+	kfree(buf);
+	return res;
+}
+
+static int lfs_cow_open_files(struct lfs_fs *ofs, struct lfs_cow *cow,
+			      struct dentry *upper, const struct lfs_path *lower)
+{
+	struct path up = { .mnt = ofs->upper_mnt, .dentry = upper };
+	struct path lp = { .mnt = lower->layer->mnt, .dentry = lower->dentry };
+
+	cow->upper = lfs_open_internal(&up, O_RDWR);
+	if (IS_ERR(cow->upper)) {
+		int err = PTR_ERR(cow->upper);
+
+		cow->upper = NULL;
+		return err;
+	}
+	cow->lower = lfs_open_internal(&lp, O_RDONLY);
+	if (IS_ERR(cow->lower)) {
+		int err = PTR_ERR(cow->lower);
+
+		cow->lower = NULL;
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Prepare the partial state of a file being copied up for writing: record
+ * the origin and write an empty map on the temporary upper file @tmp (not
+ * yet linked into place).  Returns the state to attach after install.
+ */
+struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
+				const struct lfs_path *lower,
+				const struct kstat *stat)
+{
+	struct lfs_fs *ofs = LFS_FS(sb);
+	struct lfs_cow *cow;
+	void *map;
+	size_t size;
+	int err;
+
+	cow = lfs_cow_alloc();
+	if (!cow)
+		return ERR_PTR(-ENOMEM);
+	cow->shift = ilog2(ofs->cow_block);
+	cow->lower_valid = stat->size;
+	cow->origin_layer = lower->layer->idx;
+	cow->origin_gen = d_inode(lower->dentry)->i_generation;
+	cow->origin_ino = d_inode(lower->dentry)->i_ino;
+	cow->origin_size = stat->size;
+	cow->origin_mtime_sec = stat->mtime.tv_sec;
+	cow->origin_mtime_nsec = stat->mtime.tv_nsec;
+	cow->origin_path = lfs_layer_relpath(lower);
+	if (IS_ERR(cow->origin_path)) {
+		err = PTR_ERR(cow->origin_path);
+		cow->origin_path = NULL;
+		goto out_free;
+	}
+	err = -EFBIG;
+	if ((stat->size >> cow->shift) >= U32_MAX)
+		goto out_free;
+
+	map = lfs_map_encode(cow, &size);
+	err = -ENOMEM;
+	if (!map)
+		goto out_free;
+	err = vfs_setxattr(mnt_idmap(ofs->upper_mnt), tmp, LAYERFS_XATTR_MAP,
+			   map, size, 0);
+	kvfree(map);
+	if (err)
+		goto out_free;
+	return cow;
+
+out_free:
+	lfs_cow_free(cow);
+	return ERR_PTR(err);
+}
+
+/* The copy-up installed @upper: open the files and publish the state. */
+int lfs_cow_start(struct inode *inode, struct lfs_cow *cow,
+		  struct dentry *upper, const struct lfs_path *lower)
+{
+	int err = lfs_cow_open_files(LFS_FS(inode->i_sb), cow, upper, lower);
+
+	if (err) {
+		lfs_cow_free(cow);
+		return err;
+	}
+	lfs_cow_attach(inode, cow);
+	return 0;
+}
+
+static int lfs_cow_decode(struct lfs_fs *ofs, struct lfs_cow *cow,
+			  struct layerfs_map *m, ssize_t size, const char **why)
+{
+	struct layerfs_map_run *r;
+	unsigned int nr, pathlen, i;
+	u64 prev_end = 0;
+	u32 crc;
+
+	*why = "too short";
+	if (size < (ssize_t)sizeof(*m))
+		return -EIO;
+	*why = "bad magic or version";
+	if (le32_to_cpu(m->magic) != LAYERFS_MAP_MAGIC ||
+	    m->version != LAYERFS_MAP_VERSION)
+		return -EIO;
+	pathlen = le16_to_cpu(m->path_len);
+	nr = le32_to_cpu(m->nr_runs);
+	*why = "bad length";
+	if (!pathlen || pathlen >= PATH_MAX || nr > LFS_COW_MAX_RUNS ||
+	    size != lfs_map_size(pathlen, nr))
+		return -EIO;
+	*why = "bad checksum";
+	crc = le32_to_cpu(m->crc);
+	m->crc = 0;
+	if (crc32_le(~0U, (void *)m, size) != crc)
+		return -EIO;
+	*why = "bad granule";
+	if (m->granule_shift < ilog2(LAYERFS_COW_BLOCK_MIN) ||
+	    m->granule_shift > ilog2(LAYERFS_COW_BLOCK_MAX))
+		return -EIO;
+	*why = "bad origin layer";
+	if (!le32_to_cpu(m->origin_layer) ||
+	    le32_to_cpu(m->origin_layer) > ofs->num_layers)
+		return -EIO;
+	*why = "bad origin path";
+	if (memchr(m->data, '\0', pathlen) || m->data[0] == '/')
+		return -EIO;
+
+	cow->shift = m->granule_shift;
+	cow->lower_valid = le64_to_cpu(m->lower_valid);
+	cow->origin_layer = le32_to_cpu(m->origin_layer);
+	cow->origin_gen = le32_to_cpu(m->origin_generation);
+	cow->origin_ino = le64_to_cpu(m->origin_ino);
+	cow->origin_size = le64_to_cpu(m->origin_size);
+	cow->origin_mtime_sec = le64_to_cpu(m->origin_mtime_sec);
+	cow->origin_mtime_nsec = le32_to_cpu(m->origin_mtime_nsec);
+	cow->origin_path = kmemdup_nul(m->data, pathlen, GFP_KERNEL);
+	if (!cow->origin_path)
+		return -ENOMEM;
+
+	if (nr > cow->cap) {
+		kvfree(cow->runs);
+		cow->runs = kvmalloc_array(nr, sizeof(*cow->runs), GFP_KERNEL);
+		if (!cow->runs)
+			return -ENOMEM;
+		cow->cap = nr;
+	}
+	r = (void *)m->data + pathlen;
+	*why = "bad runs";
+	for (i = 0; i < nr; i++) {
+		u32 start = le32_to_cpu(r[i].start), len = le32_to_cpu(r[i].len);
+
+		/* Sorted, disjoint, not adjacent, not empty, no wrap. */
+		if (!len || (u64)start + len > U32_MAX ||
+		    (i && start <= prev_end))
+			return -EIO;
+		cow->runs[i].start = start;
+		cow->runs[i].len = len;
+		prev_end = (u64)start + len;
+	}
+	cow->nr = nr;
+	return 0;
+}
+
+/*
+ * An upper regular file found by lookup: if it has a map, it is partial;
+ * find its origin and check the map against it.  A bad map does not fail
+ * the lookup (the file must stay removable); it makes I/O return EIO.
+ */
+int lfs_cow_load(struct inode *inode, struct dentry *upper)
+{
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
+	struct lfs_path lower = {};
+	struct layerfs_map *m = NULL;
+	const struct cred *old_cred;
+	const char *why = NULL;
+	struct lfs_cow *cow;
+	struct path lp;
+	struct kstat st;
+	ssize_t size;
+	int err;
+
+	old_cred = lfs_override_creds(inode->i_sb);
+	size = vfs_getxattr(mnt_idmap(ofs->upper_mnt), upper,
+			    LAYERFS_XATTR_MAP, NULL, 0);
+	if (size == -ENODATA || size == -EOPNOTSUPP) {
+		err = 0;
+		goto out;
+	}
+	cow = lfs_cow_alloc();
+	err = -ENOMEM;
+	if (!cow)
+		goto out;
+	if (size < 0 || size > XATTR_SIZE_MAX) {
+		why = "unreadable";
+		goto broken;
+	}
+	m = kvmalloc(size, GFP_KERNEL);
+	if (!m)
+		goto out_free;
+	size = vfs_getxattr(mnt_idmap(ofs->upper_mnt), upper,
+			    LAYERFS_XATTR_MAP, m, size);
+	if (size < 0) {
+		why = "unreadable";
+		goto broken;
+	}
+	err = lfs_cow_decode(ofs, cow, m, size, &why);
+	if (err == -ENOMEM)
+		goto out_free;
+	if (err)
+		goto broken;
+
+	lower.layer = &ofs->layers[cow->origin_layer - 1];
+	err = vfs_path_lookup(lower.layer->mnt->mnt_root, lower.layer->mnt,
+			      cow->origin_path, 0, &lp);
+	if (err) {
+		why = "origin not found";
+		goto broken;
+	}
+	lower.dentry = lp.dentry;
+	err = vfs_getattr(&lp, &st, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
+	if (err || !S_ISREG(st.mode) || st.ino != cow->origin_ino ||
+	    d_inode(lp.dentry)->i_generation != cow->origin_gen ||
+	    st.size != cow->origin_size ||
+	    st.mtime.tv_sec != cow->origin_mtime_sec ||
+	    st.mtime.tv_nsec != cow->origin_mtime_nsec) {
+		path_put(&lp);
+		why = "origin changed";
+		goto broken;
+	}
+	err = lfs_cow_open_files(ofs, cow, upper, &lower);
+	path_put(&lp);
+	if (err) {
+		why = "cannot open";
+		goto broken;
+	}
+	lfs_cow_attach(inode, cow);
+	err = 0;
+	goto out;
+
+broken:
+	pr_warn_ratelimited("layerfs: %pd: copy-on-write map %s: the file returns EIO\n",
+			    upper, why);
+	cow->broken = true;
+	lfs_cow_attach(inode, cow);
+	err = 0;
+	goto out;
+out_free:
+	lfs_cow_free(cow);
+out:
+	kvfree(m);
+	revert_creds(old_cred);
+	return err;
+}
+
+/* The I/O of a broken partial file fails; stat and unlink still work. */
+bool lfs_cow_broken(struct inode *inode)
+{
+	struct lfs_cow *cow = lfs_cow(inode);
+
+	return cow && cow->broken;
+}

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: namespace operations of a writable mount.
+ *
+ * Every change lands in the upper layer (see upper.c for its format).  A
+ * name removed from the merged view while a lower layer still has it gets a
+ * ".wh.NAME" whiteout; a directory moved onto or created over a lower
+ * directory gets one too, so the lower one does not merge into it.
+ *
+ * Locking order: the VFS holds the layerfs directories' i_rwsem; below
+ * them, copy-up (upper.c), then the upper directories' i_rwsem (one with
+ * I_MUTEX_PARENT, or two through lock_rename()).  Lower layers are looked
+ * at (lfs_lower_visible()) before any upper lock is taken.
+ */
+
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include "layerfs.h"
+
+/* Would @name in @dir show a lower object if the upper layer had none? */
+static int lfs_lower_visible(struct inode *dir, const struct qstr *name)
+{
+	struct lfs_inode *od = LFS_I(dir);
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < od->numpaths; i++) {
+		struct lfs_path *lp = &od->paths[i];
+		struct dentry *d;
+
+		d = lookup_one_unlocked(lfs_layer_idmap(lp->layer), name->name,
+					lp->dentry, name->len);
+		if (IS_ERR(d))
+			return PTR_ERR(d);
+		if (d_is_positive(d)) {
+			ret = !lfs_is_ovl_whiteout(d);
+			dput(d);
+			return ret;
+		}
+		dput(d);
+		ret = lfs_has_whiteout(lp->layer, lp->dentry, name);
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
+	return 0;
+}
+
+/* Write ".wh.NAME" in the upper directory @udir, which the caller locked. */
+static int lfs_make_whiteout(struct lfs_fs *ofs, struct dentry *udir,
+			     const struct qstr *name)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	char whname[NAME_MAX + 1];
+	struct dentry *wh;
+	int err = 0;
+
+	/* No OCI whiteout can name it; refuse rather than expose lower. */
+	if (name->len + LAYERFS_WH_PREFIX_LEN > NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(whname, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
+	memcpy(whname + LAYERFS_WH_PREFIX_LEN, name->name, name->len);
+	wh = lookup_one(idmap, whname, udir, name->len + LAYERFS_WH_PREFIX_LEN);
+	if (IS_ERR(wh))
+		return PTR_ERR(wh);
+	if (d_is_negative(wh))
+		err = vfs_create(idmap, d_inode(udir), wh, S_IFREG | 0, true);
+	dput(wh);
+	return err;
+}
+
+/* Mark upper directory @udir opaque; takes its lock. */
+static int lfs_make_opaque(struct lfs_fs *ofs, struct dentry *udir)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	struct dentry *opq;
+	int err = 0;
+
+	inode_lock_nested(d_inode(udir), I_MUTEX_CHILD);
+	opq = lookup_one(idmap, LAYERFS_WH_OPAQUE, udir,
+			 sizeof(LAYERFS_WH_OPAQUE) - 1);
+	if (IS_ERR(opq)) {
+		err = PTR_ERR(opq);
+	} else {
+		if (d_is_negative(opq))
+			err = vfs_create(idmap, d_inode(udir), opq, S_IFREG | 0,
+					 true);
+		dput(opq);
+	}
+	inode_unlock(d_inode(udir));
+	return err;
+}
+
+struct lfs_names {
+	struct dir_context ctx;
+	struct list_head list;
+	int err;
+};
+
+struct lfs_name {
+	struct list_head list;
+	unsigned int len;
+	char name[];
+};
+
+static bool lfs_collect_wh(struct dir_context *ctx, const char *name,
+			   int len, loff_t offset, u64 ino, unsigned int type)
+{
+	struct lfs_names *names = container_of(ctx, struct lfs_names, ctx);
+	struct lfs_name *n;
+
+	if (!lfs_is_wh_name(name, len) &&
+	    type != DT_CHR && type != DT_UNKNOWN)
+		return true;
+	n = kmalloc(struct_size(n, name, len + 1), GFP_KERNEL);
+	if (!n) {
+		names->err = -ENOMEM;
+		return false;
+	}
+	memcpy(n->name, name, len);
+	n->name[len] = '\0';
+	n->len = len;
+	list_add_tail(&n->list, &names->list);
+	return true;
+}
+
+/*
+ * An upper directory whose merged view is empty may still hold whiteouts
+ * (and overlay-style ones); remove them so it can be removed or replaced.
+ */
+static int lfs_clear_whiteouts(struct lfs_fs *ofs, struct dentry *udir)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	struct path path = { .mnt = ofs->upper_mnt, .dentry = udir };
+	struct lfs_names names = {
+		.ctx.actor = lfs_collect_wh,
+		.list = LIST_HEAD_INIT(names.list),
+	};
+	struct lfs_name *n, *tmp;
+	struct file *file;
+	int err;
+
+	file = dentry_open(&path, O_RDONLY | O_DIRECTORY, current_cred());
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	err = iterate_dir(file, &names.ctx);
+	fput(file);
+	if (!err)
+		err = names.err;
+
+	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
+	list_for_each_entry_safe(n, tmp, &names.list, list) {
+		struct dentry *d;
+
+		list_del(&n->list);
+		if (!err) {
+			d = lookup_one(idmap, n->name, udir, n->len);
+			if (IS_ERR(d)) {
+				err = PTR_ERR(d);
+			} else {
+				if (d_is_positive(d) &&
+				    (lfs_is_wh_name(n->name, n->len) ||
+				     lfs_is_ovl_whiteout(d)))
+					err = vfs_unlink(idmap, d_inode(udir), d,
+							 NULL);
+				dput(d);
+			}
+		}
+		kfree(n);
+	}
+	inode_unlock(d_inode(udir));
+	return err;
+}
+
+/*
+ * Credentials for creating an object in the upper layer: the mounter's,
+ * with the caller's fsuid and fsgid so the object gets the right owner.
+ */
+static const struct cred *lfs_creds_for_create(struct super_block *sb)
+{
+	kuid_t fsuid = current_fsuid();
+	kgid_t fsgid = current_fsgid();
+	const struct cred *old_cred;
+	struct cred *cred;
+
+	/* A copy of the mounter's credentials ... */
+	old_cred = lfs_override_creds(sb);
+	cred = prepare_creds();
+	revert_creds(old_cred);
+	if (!cred)
+		return ERR_PTR(-ENOMEM);
+	/* ... with the caller's fs ids; override_creds() takes a reference. */
+	cred->fsuid = fsuid;
+	cred->fsgid = fsgid;
+	old_cred = override_creds(cred);
+	put_cred(cred);
+	return old_cred;
+}
+
+static int lfs_create_object(struct inode *dir, struct dentry *dentry,
+			     umode_t mode, dev_t rdev, const char *link,
+			     struct dentry *hardlink)
+{
+	struct super_block *sb = dir->i_sb;
+	struct lfs_fs *ofs = LFS_FS(sb);
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	const struct qstr *name = &dentry->d_name;
+	const struct cred *old_cred;
+	struct dentry *udir, *newd;
+	struct inode *inode;
+	int err;
+
+	if (lfs_is_wh_name(name->name, name->len))
+		return -EINVAL;
+	err = lfs_want_write(dentry);
+	if (err)
+		return err;
+	old_cred = lfs_creds_for_create(sb);
+	if (IS_ERR(old_cred)) {
+		err = PTR_ERR(old_cred);
+		goto out_drop;
+	}
+	err = lfs_copy_up(dentry->d_parent);
+	if (!err && hardlink)
+		err = lfs_copy_up(hardlink);
+	if (err)
+		goto out_revert;
+
+	udir = lfs_upper(dir);
+	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
+	newd = lookup_one(idmap, name->name, udir, name->len);
+	err = PTR_ERR(newd);
+	if (IS_ERR(newd))
+		goto out_unlock;
+	/* An overlay-style whiteout in the upper layer makes way. */
+	if (lfs_is_ovl_whiteout(newd)) {
+		err = vfs_unlink(idmap, d_inode(udir), newd, NULL);
+		dput(newd);
+		if (err)
+			goto out_unlock;
+		newd = lookup_one(idmap, name->name, udir, name->len);
+		err = PTR_ERR(newd);
+		if (IS_ERR(newd))
+			goto out_unlock;
+	}
+	err = -EEXIST;
+	if (d_is_positive(newd))
+		goto out_dput;
+
+	if (hardlink)
+		err = vfs_link(lfs_upper(d_inode(hardlink)), idmap,
+			       d_inode(udir), newd, NULL);
+	else if (S_ISREG(mode))
+		err = vfs_create(idmap, d_inode(udir), newd, mode, true);
+	else if (S_ISDIR(mode))
+		err = vfs_mkdir(idmap, d_inode(udir), newd, mode);
+	else if (S_ISLNK(mode))
+		err = vfs_symlink(idmap, d_inode(udir), newd, link);
+	else
+		err = vfs_mknod(idmap, d_inode(udir), newd, mode, rdev);
+	if (err)
+		goto out_dput;
+	if (d_unhashed(newd) || d_is_negative(newd)) {
+		err = -ESTALE;
+		goto out_dput;
+	}
+
+	if (hardlink) {
+		inode = d_inode(hardlink);
+		ihold(inode);
+		lfs_copyattr(inode);
+	} else {
+		inode = lfs_iget(sb, dget(newd), NULL, 0);
+		if (IS_ERR(inode)) {
+			err = PTR_ERR(inode);
+			goto out_dput;
+		}
+	}
+	d_instantiate(dentry, inode);
+	lfs_dir_changed(dir);
+	lfs_copyattr(dir);
+
+out_dput:
+	dput(newd);
+out_unlock:
+	inode_unlock(d_inode(udir));
+out_revert:
+	revert_creds(old_cred);
+out_drop:
+	lfs_drop_write(dentry);
+	return err;
+}
+
+static int lfs_create(struct mnt_idmap *idmap, struct inode *dir,
+		      struct dentry *dentry, umode_t mode, bool excl)
+{
+	return lfs_create_object(dir, dentry, (mode & 07777) | S_IFREG, 0,
+				 NULL, NULL);
+}
+
+static int lfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		     struct dentry *dentry, umode_t mode)
+{
+	return lfs_create_object(dir, dentry, (mode & 07777) | S_IFDIR, 0,
+				 NULL, NULL);
+}
+
+static int lfs_mknod(struct mnt_idmap *idmap, struct inode *dir,
+		     struct dentry *dentry, umode_t mode, dev_t rdev)
+{
+	/* The VFS checked the caller may make devices. */
+	return lfs_create_object(dir, dentry, mode, rdev, NULL, NULL);
+}
+
+static int lfs_symlink(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *dentry, const char *link)
+{
+	return lfs_create_object(dir, dentry, S_IFLNK | 0777, 0, link, NULL);
+}
+
+static int lfs_link(struct dentry *old, struct inode *dir,
+		    struct dentry *new)
+{
+	return lfs_create_object(dir, new, d_inode(old)->i_mode, 0, NULL,
+				 old);
+}
+
+static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
+{
+	struct super_block *sb = dir->i_sb;
+	struct lfs_fs *ofs = LFS_FS(sb);
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	const struct qstr *name = &dentry->d_name;
+	struct inode *inode = d_inode(dentry);
+	const struct cred *old_cred;
+	struct dentry *udir, *upper, *d;
+	int err, visible;
+
+	if (is_dir) {
+		err = lfs_dir_is_empty(inode);
+		if (err)
+			return err;
+	}
+	err = lfs_want_write(dentry);
+	if (err)
+		return err;
+	old_cred = lfs_override_creds(sb);
+	err = lfs_copy_up(dentry->d_parent);
+	if (err)
+		goto out_revert;
+	visible = lfs_lower_visible(dir, name);
+	if (visible < 0) {
+		err = visible;
+		goto out_revert;
+	}
+	upper = lfs_upper(inode);
+	if (is_dir && upper) {
+		err = lfs_clear_whiteouts(ofs, upper);
+		if (err)
+			goto out_revert;
+	}
+
+	udir = lfs_upper(dir);
+	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
+	if (upper) {
+		d = lookup_one(idmap, name->name, udir, name->len);
+		err = PTR_ERR(d);
+		if (IS_ERR(d))
+			goto out_unlock;
+		if (d != upper)
+			err = -ESTALE;
+		else if (is_dir)
+			err = vfs_rmdir(idmap, d_inode(udir), d);
+		else
+			err = vfs_unlink(idmap, d_inode(udir), d, NULL);
+		dput(d);
+		if (err)
+			goto out_unlock;
+	}
+	if (visible)
+		err = lfs_make_whiteout(ofs, udir, name);
+	if (!err) {
+		if (is_dir)
+			clear_nlink(inode);
+		else if (upper)
+			set_nlink(inode, d_inode(upper)->i_nlink);
+		else
+			drop_nlink(inode);
+		lfs_dir_changed(dir);
+	}
+out_unlock:
+	inode_unlock(d_inode(udir));
+	lfs_copyattr(dir);
+out_revert:
+	revert_creds(old_cred);
+	lfs_drop_write(dentry);
+	return err;
+}
+
+static int lfs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	return lfs_remove(dir, dentry, false);
+}
+
+static int lfs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	return lfs_remove(dir, dentry, true);
+}
+
+static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
+		      struct dentry *old, struct inode *newdir,
+		      struct dentry *new, unsigned int flags)
+{
+	struct super_block *sb = olddir->i_sb;
+	struct lfs_fs *ofs = LFS_FS(sb);
+	struct mnt_idmap *uidmap = mnt_idmap(ofs->upper_mnt);
+	bool exchange = flags & RENAME_EXCHANGE;
+	struct inode *src = d_inode(old), *tgt = d_inode(new);
+	struct dentry *uold, *unew, *oldd, *newd, *trap;
+	struct renamedata rd = {};
+	const struct cred *old_cred;
+	bool src_tree, tgt_tree;
+	int err, old_vis, new_vis;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (lfs_is_wh_name(new->d_name.name, new->d_name.len))
+		return -EINVAL;
+	if (tgt && !exchange && d_is_dir(new)) {
+		err = lfs_dir_is_empty(tgt);
+		if (err)
+			return err;
+	}
+	err = lfs_want_write(old);
+	if (err)
+		return err;
+	old_cred = lfs_override_creds(sb);
+	/*
+	 * A directory that merges lower content moves in the upper layer
+	 * only once all of that content is there too (metadata only), and
+	 * it must not merge with whatever lower layers hold at its new name.
+	 */
+	src_tree = d_is_dir(old) && LFS_I(src)->numpaths;
+	tgt_tree = exchange && d_is_dir(new) && LFS_I(tgt)->numpaths;
+	err = src_tree ? lfs_copy_up_tree(old) : lfs_copy_up(old);
+	if (!err && exchange)
+		err = tgt_tree ? lfs_copy_up_tree(new) : lfs_copy_up(new);
+	if (!err && !exchange)
+		err = lfs_copy_up(new->d_parent);
+	if (err)
+		goto out_revert;
+
+	old_vis = lfs_lower_visible(olddir, &old->d_name);
+	new_vis = lfs_lower_visible(newdir, &new->d_name);
+	err = old_vis < 0 ? old_vis : new_vis < 0 ? new_vis : 0;
+	if (err)
+		goto out_revert;
+	if (tgt && !exchange && d_is_dir(new) && lfs_upper(tgt)) {
+		err = lfs_clear_whiteouts(ofs, lfs_upper(tgt));
+		if (err)
+			goto out_revert;
+	}
+
+	uold = lfs_upper(olddir);
+	unew = lfs_upper(newdir);
+	trap = lock_rename(uold, unew);
+	err = PTR_ERR(trap);
+	if (IS_ERR(trap))
+		goto out_revert;
+	oldd = lookup_one(uidmap, old->d_name.name, uold, old->d_name.len);
+	err = PTR_ERR(oldd);
+	if (IS_ERR(oldd))
+		goto out_unlock;
+	newd = lookup_one(uidmap, new->d_name.name, unew, new->d_name.len);
+	err = PTR_ERR(newd);
+	if (IS_ERR(newd))
+		goto out_dput_old;
+
+	err = -ESTALE;
+	if (oldd != lfs_upper(src))
+		goto out_dput;
+	if (tgt && lfs_upper(tgt) ? newd != lfs_upper(tgt) :
+				    d_is_positive(newd))
+		goto out_dput;
+	err = -EINVAL;
+	if (oldd == trap)
+		goto out_dput;
+	err = -ENOTEMPTY;
+	if (newd == trap)
+		goto out_dput;
+
+	rd.old_mnt_idmap = uidmap;
+	rd.old_dir = d_inode(uold);
+	rd.old_dentry = oldd;
+	rd.new_mnt_idmap = uidmap;
+	rd.new_dir = d_inode(unew);
+	rd.new_dentry = newd;
+	rd.flags = flags;
+	err = vfs_rename(&rd);
+	if (err)
+		goto out_dput;
+
+	/* Keep what lower layers hold under both names out of view. */
+	if (old_vis && (!exchange || d_is_dir(new)))
+		err = lfs_make_whiteout(ofs, uold, &old->d_name);
+	if (!err && new_vis && d_is_dir(old))
+		err = lfs_make_whiteout(ofs, unew, &new->d_name);
+	/* A moved tree holds all it shows: nothing below may merge. */
+	if (!err && src_tree)
+		err = lfs_make_opaque(ofs, oldd);
+	if (!err && tgt_tree)
+		err = lfs_make_opaque(ofs, newd);
+
+	if (tgt && !exchange) {
+		if (d_is_dir(new))
+			clear_nlink(tgt);
+		else
+			drop_nlink(tgt);
+	}
+	lfs_dir_changed(olddir);
+	if (newdir != olddir)
+		lfs_dir_changed(newdir);
+
+out_dput:
+	dput(newd);
+out_dput_old:
+	dput(oldd);
+out_unlock:
+	unlock_rename(uold, unew);
+	lfs_copyattr(olddir);
+	if (newdir != olddir)
+		lfs_copyattr(newdir);
+out_revert:
+	revert_creds(old_cred);
+	lfs_drop_write(old);
+	return err;
+}
+
+const struct inode_operations lfs_dir_inode_operations = {
+	.lookup		= lfs_lookup,
+	.create		= lfs_create,
+	.mkdir		= lfs_mkdir,
+	.mknod		= lfs_mknod,
+	.symlink	= lfs_symlink,
+	.link		= lfs_link,
+	.unlink		= lfs_unlink,
+	.rmdir		= lfs_rmdir,
+	.rename		= lfs_rename,
+	.setattr	= lfs_setattr,
+	.permission	= lfs_permission,
+	.getattr	= lfs_getattr,
+	.listxattr	= lfs_listxattr,
+	.get_inode_acl	= lfs_get_inode_acl,
+	.get_acl	= lfs_get_acl,
+	.set_acl	= lfs_set_acl,
+};

@@ -1,0 +1,683 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * layerfs: the writable upper layer.
+ *
+ * A writable mount keeps its changes in one upper directory that is itself
+ * an OCI layer diff: new and changed objects are stored there under their
+ * names, and a removed lower name is recorded as an empty regular file
+ * ".wh.NAME" beside where it was.  Following the OCI rule that a whiteout
+ * hides the layers below its own only, an upper directory may hold both
+ * NAME and ".wh.NAME" (NAME replaced what was below), so a new directory
+ * over a removed one needs no opaque marker.
+ *
+ * Copy-up: before a lower directory is changed, it (and every ancestor not
+ * yet copied) is created in the upper layer with its metadata.  Objects are
+ * prepared in the work directory under a temporary name and renamed into
+ * place, so a crash leaves either no upper object or a complete one.
+ *
+ * Locking order (outermost first):
+ *   layerfs dir i_rwsem (the VFS takes it) -> layerfs lfs_inode->lock
+ *   (copy-up) -> upper mnt write access -> upper i_rwsem, parent before
+ *   child, through lock_rename() when two upper directories are involved.
+ * Lower directories are only locked inside lookup_one_unlocked() and
+ * iterate_dir(), never while an upper lock is held.
+ */
+
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
+#include <linux/slab.h>
+#include <linux/xattr.h>
+#include "layerfs.h"
+
+/* Upper and work directories of live mounts, to refuse sharing them. */
+static LIST_HEAD(lfs_inuse_list);
+static DEFINE_MUTEX(lfs_inuse_mutex);
+
+void lfs_set_upper(struct inode *inode, struct dentry *upper)
+{
+	/* Pairs with smp_load_acquire() in lfs_upper(). */
+	smp_store_release(&LFS_I(inode)->upper, upper);
+}
+
+int lfs_want_write(struct dentry *dentry)
+{
+	return mnt_want_write(LFS_FS(dentry->d_sb)->upper_mnt);
+}
+
+void lfs_drop_write(struct dentry *dentry)
+{
+	mnt_drop_write(LFS_FS(dentry->d_sb)->upper_mnt);
+}
+
+static struct mnt_idmap *lfs_upper_idmap(struct lfs_fs *ofs)
+{
+	return mnt_idmap(ofs->upper_mnt);
+}
+
+/* --- mount-time setup ----------------------------------------------------- */
+
+static bool lfs_is_inuse(struct lfs_fs *ofs, struct dentry *d)
+{
+	struct lfs_fs *other;
+
+	list_for_each_entry(other, &lfs_inuse_list, inuse) {
+		if (other->upper_mnt->mnt_root == d || other->workdir == d)
+			return true;
+	}
+	return false;
+}
+
+/* A probe of what the upper filesystem must support, in the work dir. */
+static int lfs_check_upper_fs(struct fs_context *fc, struct lfs_fs *ofs)
+{
+	struct inode *wdir = d_inode(ofs->workdir);
+	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
+	struct dentry *probe;
+	char name[32];
+	int err;
+
+	snprintf(name, sizeof(name), "#lfs-probe-%x",
+		 atomic_inc_return(&ofs->tmp_next));
+	inode_lock_nested(wdir, I_MUTEX_PARENT);
+	probe = lookup_one(idmap, name, ofs->workdir, strlen(name));
+	if (IS_ERR(probe)) {
+		err = PTR_ERR(probe);
+		goto out_unlock;
+	}
+	err = vfs_create(idmap, wdir, probe, S_IFREG | 0600, true);
+	if (err) {
+		errorfc(fc, "workdir '%s': cannot create a file: %d",
+			ofs->work_name, err);
+		goto out_dput;
+	}
+	/* Whiteout-free OCI diffs need nothing else, but origins need xattrs. */
+	err = vfs_setxattr(idmap, probe, LAYERFS_XATTR_PREFIX "probe", "1", 1,
+			   0);
+	if (err) {
+		errorfc(fc, "upperdir '%s': the filesystem does not support trusted.* xattrs (%d)",
+			ofs->upper_name, err);
+		err = -EINVAL;
+	}
+	vfs_unlink(idmap, wdir, probe, NULL);
+out_dput:
+	dput(probe);
+out_unlock:
+	inode_unlock(wdir);
+	return err;
+}
+
+int lfs_upper_setup(struct super_block *sb, struct fs_context *fc)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+	struct lfs_fs *ofs = LFS_FS(sb);
+	const struct cred *old_cred;
+	struct vfsmount *mnt;
+	int err;
+
+	if (!ctx->upper.dentry) {
+		if (ctx->work.dentry)
+			return invalfc(fc, "workdir given without upperdir");
+		return 0;
+	}
+	if (!ctx->work.dentry)
+		return invalfc(fc, "upperdir needs a workdir");
+	if (ctx->upper.mnt != ctx->work.mnt)
+		return invalfc(fc, "upperdir and workdir must be on the same mount");
+	if (is_subdir(ctx->upper.dentry, ctx->work.dentry) ||
+	    is_subdir(ctx->work.dentry, ctx->upper.dentry))
+		return invalfc(fc, "upperdir and workdir must not contain each other");
+	if (__mnt_is_readonly(ctx->upper.mnt)) {
+		errorfc(fc, "upperdir '%s' is on a read-only mount",
+			ctx->upper_name);
+		return -EROFS;
+	}
+
+	mnt = clone_private_mount(&ctx->upper);
+	if (IS_ERR(mnt)) {
+		errorfc(fc, "upperdir '%s': cannot clone its mount: %ld",
+			ctx->upper_name, PTR_ERR(mnt));
+		return PTR_ERR(mnt);
+	}
+	mnt->mnt_flags |= MNT_NOATIME;
+	ofs->upper_mnt = mnt;
+	ofs->upper.mnt = mnt;
+	ofs->upper.idx = 0;
+	ofs->upper.name = ctx->upper_name;
+	ctx->upper_name = NULL;
+	ofs->upper_name = ofs->upper.name;
+	ofs->work_name = ctx->work_name;
+	ctx->work_name = NULL;
+	ofs->workdir = dget(ctx->work.dentry);
+	ofs->cow_block = ctx->cow_block;
+
+	sb->s_stack_depth = max(sb->s_stack_depth,
+				mnt->mnt_sb->s_stack_depth + 1);
+	if (sb->s_stack_depth > FILESYSTEM_MAX_STACK_DEPTH)
+		return invalfc(fc, "upperdir is too deeply stacked");
+	sb->s_maxbytes = min(sb->s_maxbytes, mnt->mnt_sb->s_maxbytes);
+	sb->s_time_gran = max(sb->s_time_gran, mnt->mnt_sb->s_time_gran);
+
+	mutex_lock(&lfs_inuse_mutex);
+	if (lfs_is_inuse(ofs, mnt->mnt_root) ||
+	    lfs_is_inuse(ofs, ofs->workdir)) {
+		mutex_unlock(&lfs_inuse_mutex);
+		errorfc(fc, "upperdir or workdir is in use by another layerfs mount");
+		return -EBUSY;
+	}
+	list_add(&ofs->inuse, &lfs_inuse_list);
+	mutex_unlock(&lfs_inuse_mutex);
+
+	old_cred = lfs_override_creds(sb);
+	err = mnt_want_write(mnt);
+	if (!err) {
+		err = lfs_check_upper_fs(fc, ofs);
+		mnt_drop_write(mnt);
+	}
+	revert_creds(old_cred);
+	return err;
+}
+
+void lfs_upper_release(struct lfs_fs *ofs)
+{
+	if (!ofs->upper_mnt)
+		return;
+	mutex_lock(&lfs_inuse_mutex);
+	if (!list_empty(&ofs->inuse))
+		list_del_init(&ofs->inuse);
+	mutex_unlock(&lfs_inuse_mutex);
+	dput(ofs->workdir);
+	kern_unmount(ofs->upper_mnt);
+	kfree(ofs->upper_name);
+	kfree(ofs->work_name);
+}
+
+/* --- copy-up -------------------------------------------------------------- */
+
+/* Non-private xattrs and POSIX ACLs of @lower onto @upper. */
+static int lfs_copy_xattrs(struct lfs_fs *ofs, struct lfs_path *lower,
+			   struct dentry *upper)
+{
+	struct mnt_idmap *lidmap = lfs_layer_idmap(lower->layer);
+	struct mnt_idmap *uidmap = lfs_upper_idmap(ofs);
+	ssize_t list_size, size;
+	char *buf, *name, *value = NULL;
+	int err = 0;
+
+	list_size = vfs_listxattr(lower->dentry, NULL, 0);
+	if (list_size <= 0)
+		return list_size == -EOPNOTSUPP ? 0 : list_size;
+	buf = kvzalloc(list_size, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	list_size = vfs_listxattr(lower->dentry, buf, list_size);
+	if (list_size <= 0) {
+		err = list_size;
+		goto out;
+	}
+	value = kvmalloc(XATTR_SIZE_MAX, GFP_KERNEL);
+	if (!value) {
+		err = -ENOMEM;
+		goto out;
+	}
+
+	for (name = buf; name < buf + list_size && !err;
+	     name += strlen(name) + 1) {
+		if (!strncmp(name, LAYERFS_XATTR_PREFIX,
+			     sizeof(LAYERFS_XATTR_PREFIX) - 1) ||
+		    !strncmp(name, LAYERFS_OVL_XATTR_PREFIX,
+			     sizeof(LAYERFS_OVL_XATTR_PREFIX) - 1))
+			continue;
+		if (is_posix_acl_xattr(name)) {
+			struct posix_acl *acl;
+
+			acl = vfs_get_acl(lidmap, lower->dentry, name);
+			if (IS_ERR(acl)) {
+				err = PTR_ERR(acl) == -ENODATA ? 0 : PTR_ERR(acl);
+				continue;
+			}
+			err = vfs_set_acl(uidmap, upper, name, acl);
+			posix_acl_release(acl);
+			continue;
+		}
+		size = vfs_getxattr(lidmap, lower->dentry, name, value,
+				    XATTR_SIZE_MAX);
+		if (size == -ENODATA)
+			continue;
+		if (size < 0) {
+			err = size;
+			continue;
+		}
+		err = vfs_setxattr(uidmap, upper, name, value, size, 0);
+		/* An upper fs without that namespace: as overlayfs, go on. */
+		if (err == -EOPNOTSUPP && strncmp(name, XATTR_SECURITY_PREFIX,
+						  XATTR_SECURITY_PREFIX_LEN))
+			err = 0;
+	}
+out:
+	kvfree(value);
+	kvfree(buf);
+	return err;
+}
+
+static int lfs_set_size(struct lfs_fs *ofs, struct dentry *upper, loff_t size)
+{
+	struct iattr attr = { .ia_valid = ATTR_SIZE, .ia_size = size };
+	int err;
+
+	inode_lock(d_inode(upper));
+	err = notify_change(lfs_upper_idmap(ofs), upper, &attr, NULL);
+	inode_unlock(d_inode(upper));
+	return err;
+}
+
+/* Owner, mode and times of @stat onto the upper object. */
+static int lfs_set_attrs(struct lfs_fs *ofs, struct dentry *upper,
+			 const struct kstat *stat)
+{
+	struct iattr attr = {
+		.ia_valid = ATTR_UID | ATTR_GID,
+		.ia_vfsuid = VFSUIDT_INIT(stat->uid),
+		.ia_vfsgid = VFSGIDT_INIT(stat->gid),
+	};
+	struct inode *inode = d_inode(upper);
+	int err;
+
+	inode_lock(inode);
+	err = notify_change(lfs_upper_idmap(ofs), upper, &attr, NULL);
+	if (!err && !S_ISLNK(stat->mode)) {
+		attr.ia_valid = ATTR_MODE;
+		attr.ia_mode = stat->mode;
+		err = notify_change(lfs_upper_idmap(ofs), upper, &attr, NULL);
+	}
+	if (!err) {
+		attr.ia_valid = ATTR_ATIME | ATTR_MTIME | ATTR_ATIME_SET |
+				ATTR_MTIME_SET;
+		attr.ia_atime = stat->atime;
+		attr.ia_mtime = stat->mtime;
+		err = notify_change(lfs_upper_idmap(ofs), upper, &attr, NULL);
+	}
+	inode_unlock(inode);
+	return err;
+}
+
+/*
+ * Create a temporary object in the work directory.  Returns it, or an
+ * ERR_PTR.  @link is the target of a symlink.
+ */
+static struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode,
+				      dev_t rdev, const char *link)
+{
+	struct inode *wdir = d_inode(ofs->workdir);
+	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
+	struct dentry *tmp;
+	char name[32];
+	int err;
+
+	snprintf(name, sizeof(name), "#lfs-%x",
+		 atomic_inc_return(&ofs->tmp_next));
+	inode_lock_nested(wdir, I_MUTEX_PARENT);
+	tmp = lookup_one(idmap, name, ofs->workdir, strlen(name));
+	if (IS_ERR(tmp))
+		goto out;
+	err = -EEXIST;
+	if (d_is_positive(tmp))
+		goto out_err;
+
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		err = vfs_mkdir(idmap, wdir, tmp, (mode & 07777) | 0700);
+		break;
+	case S_IFREG:
+		err = vfs_create(idmap, wdir, tmp, (mode & 07777) | 0600,
+				 true);
+		break;
+	case S_IFLNK:
+		err = vfs_symlink(idmap, wdir, tmp, link);
+		break;
+	default:
+		err = vfs_mknod(idmap, wdir, tmp, mode, rdev);
+		break;
+	}
+	/* Some filesystems leave the dentry unhashed; look it up again. */
+	if (!err && d_unhashed(tmp))
+		err = -ESTALE;
+	if (err)
+		goto out_err;
+	goto out;
+
+out_err:
+	dput(tmp);
+	tmp = ERR_PTR(err);
+out:
+	inode_unlock(wdir);
+	return tmp;
+}
+
+static void lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp)
+{
+	struct inode *wdir = d_inode(ofs->workdir);
+
+	inode_lock_nested(wdir, I_MUTEX_PARENT);
+	if (tmp->d_parent == ofs->workdir && d_is_positive(tmp)) {
+		if (d_is_dir(tmp))
+			vfs_rmdir(lfs_upper_idmap(ofs), wdir, tmp);
+		else
+			vfs_unlink(lfs_upper_idmap(ofs), wdir, tmp, NULL);
+	}
+	inode_unlock(wdir);
+}
+
+/*
+ * Move the finished temporary object @tmp to @name in @udir (upper).
+ * Returns the upper dentry now at @name, or an ERR_PTR.
+ */
+static struct dentry *lfs_install_temp(struct lfs_fs *ofs, struct dentry *tmp,
+				       struct dentry *udir,
+				       const struct qstr *name)
+{
+	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
+	struct renamedata rd = {
+		.old_mnt_idmap = idmap,
+		.old_dir = d_inode(ofs->workdir),
+		.old_dentry = tmp,
+		.new_mnt_idmap = idmap,
+		.new_dir = d_inode(udir),
+	};
+	struct dentry *trap, *target;
+	int err;
+
+	trap = lock_rename(ofs->workdir, udir);
+	if (IS_ERR(trap))
+		return ERR_CAST(trap);
+	err = -EIO;
+	if (trap || tmp->d_parent != ofs->workdir)
+		goto out_unlock;
+	target = lookup_one(idmap, name->name, udir, name->len);
+	err = PTR_ERR(target);
+	if (IS_ERR(target))
+		goto out_unlock;
+	err = -EEXIST;
+	if (d_is_positive(target))
+		goto out_dput;
+	rd.new_dentry = target;
+	err = vfs_rename(&rd);
+	if (err)
+		goto out_dput;
+	unlock_rename(ofs->workdir, udir);
+	dput(target);
+	/* vfs_rename() moved @tmp to the new name. */
+	return dget(tmp);
+
+out_dput:
+	dput(target);
+out_unlock:
+	unlock_rename(ofs->workdir, udir);
+	return ERR_PTR(err);
+}
+
+static int lfs_set_origin(struct lfs_fs *ofs, struct dentry *upper,
+			  const struct lfs_path *lower)
+{
+	struct inode *linode = d_inode(lower->dentry);
+	struct layerfs_origin o = {
+		.magic = cpu_to_le32(LAYERFS_ORIGIN_MAGIC),
+		.version = LAYERFS_ORIGIN_VERSION,
+		.layer = cpu_to_le32(lower->layer->idx),
+		.generation = cpu_to_le32(linode->i_generation),
+		.ino = cpu_to_le64(linode->i_ino),
+	};
+
+	return vfs_setxattr(lfs_upper_idmap(ofs), upper, LAYERFS_XATTR_ORIGIN,
+			    &o, sizeof(o), 0);
+}
+
+/*
+ * The st_ino an upper non-directory inherited from the lower object it was
+ * copied from, if it records a valid one.  Bad records are logged and
+ * ignored: they only cost the number's stability.
+ */
+bool lfs_origin_ino(struct super_block *sb, struct dentry *upper, u64 *ino)
+{
+	struct lfs_fs *ofs = LFS_FS(sb);
+	struct layerfs_origin o;
+	const struct cred *old_cred;
+	ssize_t res;
+
+	old_cred = lfs_override_creds(sb);
+	res = vfs_getxattr(lfs_upper_idmap(ofs), upper, LAYERFS_XATTR_ORIGIN,
+			   &o, sizeof(o));
+	revert_creds(old_cred);
+	if (res == -ENODATA || res == -EOPNOTSUPP)
+		return false;
+	if (res != sizeof(o) || le32_to_cpu(o.magic) != LAYERFS_ORIGIN_MAGIC ||
+	    o.version != LAYERFS_ORIGIN_VERSION ||
+	    o.reserved[0] || o.reserved[1] || o.reserved[2] ||
+	    !le32_to_cpu(o.layer) || le32_to_cpu(o.layer) > ofs->num_layers) {
+		pr_warn_ratelimited("layerfs: %pd: bad %s record (%zd bytes), ignored\n",
+				    upper, LAYERFS_XATTR_ORIGIN, res);
+		return false;
+	}
+	*ino = lfs_map_ino(ofs, le64_to_cpu(o.ino), le32_to_cpu(o.layer));
+	return true;
+}
+
+/*
+ * Copy one object up; its parent has an upper directory already.  With
+ * @no_data a regular file is copied as empty (it is being truncated).
+ */
+static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
+			   bool no_data)
+{
+	struct inode *inode = d_inode(dentry);
+	struct lfs_inode *oi = LFS_I(inode);
+	struct lfs_fs *ofs = LFS_FS(dentry->d_sb);
+	struct dentry *udir = lfs_upper(d_inode(parent));
+	struct path lowerpath;
+	struct lfs_path lower;
+	DEFINE_DELAYED_CALL(done);
+	const char *link = NULL;
+	struct lfs_cow *cow = NULL;
+	struct dentry *tmp, *upper;
+	struct kstat stat;
+	int err;
+
+	if (WARN_ON_ONCE(!udir || !oi->numpaths))
+		return -EIO;
+
+	err = mutex_lock_killable(&oi->lock);
+	if (err)
+		return err;
+	if (lfs_upper(inode))
+		goto out_unlock;
+
+	lower = oi->paths[0];
+	lowerpath.mnt = lower.layer->mnt;
+	lowerpath.dentry = lower.dentry;
+	err = vfs_getattr(&lowerpath, &stat,
+			  STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
+	if (err)
+		goto out_unlock;
+
+	if (no_data)
+		stat.size = 0;
+	if (S_ISLNK(stat.mode)) {
+		link = vfs_get_link(lower.dentry, &done);
+		if (IS_ERR(link)) {
+			err = PTR_ERR(link);
+			goto out_unlock;
+		}
+	}
+
+	tmp = lfs_create_temp(ofs, stat.mode, stat.rdev, link);
+	do_delayed_call(&done);
+	if (IS_ERR(tmp)) {
+		err = PTR_ERR(tmp);
+		goto out_unlock;
+	}
+	/*
+	 * A regular file with data becomes partial: the upper file gets the
+	 * size, sparse, and an empty map; no data is copied.
+	 */
+	if (S_ISREG(stat.mode) && stat.size) {
+		err = lfs_set_size(ofs, tmp, stat.size);
+		if (!err) {
+			cow = lfs_cow_prepare(dentry->d_sb, tmp, &lower, &stat);
+			err = PTR_ERR_OR_ZERO(cow);
+			if (err)
+				cow = NULL;
+		}
+	}
+	if (!err)
+		err = lfs_copy_xattrs(ofs, &lower, tmp);
+	if (!err && !S_ISDIR(stat.mode))
+		err = lfs_set_origin(ofs, tmp, &lower);
+	if (!err)
+		err = lfs_set_attrs(ofs, tmp, &stat);
+	if (!err) {
+		upper = lfs_install_temp(ofs, tmp, udir, &dentry->d_name);
+		err = PTR_ERR_OR_ZERO(upper);
+	}
+	if (err) {
+		lfs_cleanup_temp(ofs, tmp);
+		dput(tmp);
+		lfs_cow_discard(cow);
+		goto out_unlock;
+	}
+	dput(tmp);
+	if (cow) {
+		err = lfs_cow_start(inode, cow, upper, &lower);
+		if (err) {
+			/* Installed but unusable: the next lookup loads it. */
+			dput(upper);
+			goto out_unlock;
+		}
+	}
+	lfs_set_upper(inode, upper);
+
+out_unlock:
+	mutex_unlock(&oi->lock);
+	return err;
+}
+
+/*
+ * Make sure @dentry has an upper object, copying up its ancestors first.
+ * Caller has mounter credentials and upper write access.
+ */
+int lfs_copy_up_flags(struct dentry *dentry, bool no_data)
+{
+	int err = 0;
+
+	while (!err && !lfs_upper(d_inode(dentry))) {
+		struct dentry *next = dget(dentry);
+		struct dentry *parent;
+
+		/* Find the topmost ancestor that is still lower-only. */
+		for (;;) {
+			parent = dget_parent(next);
+			if (lfs_upper(d_inode(parent)) || parent == next)
+				break;
+			dput(next);
+			next = parent;
+		}
+		/* The root of a writable mount always has its upper. */
+		if (WARN_ON_ONCE(parent == next)) {
+			dput(parent);
+			dput(next);
+			return -EIO;
+		}
+		err = lfs_copy_up_one(parent, next, no_data && next == dentry);
+		dput(parent);
+		dput(next);
+	}
+	return err;
+}
+
+int lfs_copy_up(struct dentry *dentry)
+{
+	return lfs_copy_up_flags(dentry, false);
+}
+
+/* A directory still to walk in lfs_copy_up_tree(). */
+struct lfs_walk {
+	struct list_head list;
+	struct dentry *dentry;
+};
+
+static int lfs_walk_push(struct list_head *todo, struct dentry *dentry)
+{
+	struct lfs_walk *w = kmalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return -ENOMEM;
+	w->dentry = dget(dentry);
+	list_add(&w->list, todo);
+	return 0;
+}
+
+/* Copy up every entry of directory @dir; push its subdirectories. */
+static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo)
+{
+	struct inode *inode = d_inode(dir);
+	char **names;
+	unsigned int i, n;
+	int err;
+
+	inode_lock_shared(inode);
+	names = lfs_dir_names(inode, &n);
+	inode_unlock_shared(inode);
+	if (IS_ERR(names))
+		return PTR_ERR(names);
+
+	for (i = 0, err = 0; i < n; i++) {
+		struct dentry *child;
+
+		if (err || fatal_signal_pending(current)) {
+			err = err ?: -EINTR;
+			continue;
+		}
+		child = lookup_one_len_unlocked(names[i], dir, strlen(names[i]));
+		if (IS_ERR(child)) {
+			err = PTR_ERR(child);
+			continue;
+		}
+		if (d_is_positive(child)) {
+			err = lfs_copy_up(child);
+			if (!err && d_is_dir(child) &&
+			    LFS_I(d_inode(child))->numpaths)
+				err = lfs_walk_push(todo, child);
+		}
+		dput(child);
+	}
+	for (i = 0; i < n; i++)
+		kfree(names[i]);
+	kvfree(names);
+	return err;
+}
+
+/*
+ * Copy up the whole merged tree under directory @dentry, so that it can
+ * move in the upper layer without leaving lower content behind.  Regular
+ * files become partial with empty maps: no file data is copied.  Caller has
+ * mounter credentials and upper write access.
+ */
+int lfs_copy_up_tree(struct dentry *dentry)
+{
+	LIST_HEAD(todo);
+	struct lfs_walk *w;
+	int err;
+
+	err = lfs_copy_up(dentry);
+	if (!err)
+		err = lfs_walk_push(&todo, dentry);
+	while (!list_empty(&todo)) {
+		w = list_first_entry(&todo, struct lfs_walk, list);
+		list_del(&w->list);
+		if (!err)
+			err = lfs_copy_up_children(w->dentry, &todo);
+		dput(w->dentry);
+		kfree(w);
+	}
+	return err;
+}
