@@ -19,7 +19,7 @@
  *
  * The seed is printed ("# LFS_SEED=N"); LFS_SEED=N replays.  LFS_COW_OPS
  * changes the operations per variant (default: 3000 for the default
- * granule, so 12,000 per run over the four filesystems), LFS_COW_BATCH the
+ * granule, so 16,000 per run over the four filesystems), LFS_COW_BATCH the
  * operations between comparisons (200).  LFS_UPPER_FSTYPE=overlay runs it
  * against overlayfs (libupper.h); the cow_block variants skip there.
  */
@@ -52,7 +52,7 @@ FIXTURE_VARIANT(cow) {
 	int ops;			/* LFS_COW_OPS overrides */
 };
 
-FIXTURE_VARIANT_ADD(cow, default_granule) { .id = 1, .cow_block = 0, .ops = 3000 };
+FIXTURE_VARIANT_ADD(cow, default_granule) { .id = 1, .cow_block = 0, .ops = 4000 };
 FIXTURE_VARIANT_ADD(cow, granule_4k) { .id = 2, .cow_block = 4096, .ops = 1000 };
 FIXTURE_VARIANT_ADD(cow, granule_1m) { .id = 3, .cow_block = 1048576, .ops = 1000 };
 
