@@ -16,6 +16,9 @@
  *   - a body broken mid-way resumes with "Range: bytes=N-"; only a 206 whose
  *     Content-Range starts at N is appended; a 200 is read from the start and
  *     its first N bytes discarded, never appended.
+ * HTTP/2 is negotiated over TLS (ALPN) when the registry offers it; header
+ * names are matched case-insensitively (HTTP/2 sends them lower-case) and
+ * only the status code of a status line is used (HTTP/2 has no reason phrase).
  * Credentials go through CURLOPT_USERNAME/XOAUTH2_BEARER, never a custom
  * header, and CURLOPT_UNRESTRICTED_AUTH stays 0: libcurl then drops them when
  * a redirect changes host, port or scheme.
@@ -191,6 +194,8 @@ void lfs_registry_setup_easy(struct lfs_registry *r, void *curl_easy, char *errb
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)r->o.stall_timeout_s);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "layerctl/0.1");
+	/* HTTP/2 when TLS negotiates it (ALPN), HTTP/1.1 otherwise and for plain http */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (r->o.ca_file)
@@ -208,7 +213,11 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
 	char line[4096], *colon, *v;
 
 	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
-		/* a new response (first, or after a redirect): forget the old headers */
+		/*
+		 * A new status line ("HTTP/1.1 200 OK", "HTTP/2 200"; first response,
+		 * or after a redirect): forget the old headers.  The code itself is
+		 * read with CURLINFO_RESPONSE_CODE.
+		 */
 		memset(&f->reply, 0, sizeof(f->reply));
 		f->reply.content_length = -1;
 		f->content_range[0] = f->retry_after[0] = f->www_auth[0] = '\0';

@@ -71,6 +71,7 @@ PY
 
 # start_registry NAME [EXTRA_YAML_FILE]: a registry, with TLS when REG_TLS_DIR
 # names a make_ca directory; EXTRA_YAML_FILE adds top-level config (auth).  Sets REG (host:port) and REG_DIR.
+# REG_ACCESSLOG=1 keeps the access log ("GET /v2/ HTTP/2.0" 200 ...) in $REG_DIR/log.
 start_registry() {
 	local name=$1 extra=${2:-} port
 	port=$(free_port)
@@ -82,7 +83,7 @@ version: 0.1
 log:
   level: error
   accesslog:
-    disabled: true
+    disabled: $([ -n "${REG_ACCESSLOG:-}" ] && echo false || echo true)
 storage:
   filesystem:
     rootdirectory: $REG_DIR/data
