@@ -4,11 +4,13 @@
  * tokens from the challenge's realm (with "service" and repeated "scope",
  * Basic credentials when known, "token" or "access_token" in the answer,
  * "expires_in" honoured), a token cache per scope, and Basic auth.
- * Credentials come from auth.json (authfile.c).  A realm gets credentials
- * only over https, or plain http when its host is configured insecure.
+ * Credentials come from auth.json or credential helpers (authfile.c,
+ * credhelper.c).  A realm gets credentials only over https, or plain http
+ * when its host is configured insecure.
  *
  * Locking: r->lock guards the mode, realm, service and token cache; no lock
- * is held across a network request.
+ * is held across a network request.  The credentials are looked up once,
+ * under the lock (a credential helper may run then); other threads wait.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -25,12 +27,18 @@ static int load_creds(struct lfs_registry *r, struct lfs_error *err)
 
 	pthread_mutex_lock(&r->lock);
 	if (!r->creds_loaded) {
-		ret = lfs_auth_lookup(r->o.auth_file, r->host, &r->user, &r->pass, err);
+		ret = lfs_auth_lookup(r->o.auth_file, r->host, r->o.helper_timeout_ms, &r->creds, err);
 		if (ret >= 0)
 			r->creds_loaded = true;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return ret < 0 ? -1 : 0;
+}
+
+/* A user name and a non-empty password (an identity token comes as "user:"). */
+static bool has_password(const struct lfs_registry *r)
+{
+	return r->creds.user && *r->creds.user && r->creds.pass && *r->creds.pass;
 }
 
 static size_t buf_write_cb(char *data, size_t size, size_t nmemb, void *ud)
@@ -123,10 +131,10 @@ static int fetch_token(struct lfs_registry *r, const char *scope, struct lfs_err
 		curl_easy_setopt(e, CURLOPT_TIMEOUT, 60L);
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, buf_write_cb);
 		curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-		if (r->user) {
+		if (has_password(r)) {
 			curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-			curl_easy_setopt(e, CURLOPT_USERNAME, r->user);
-			curl_easy_setopt(e, CURLOPT_PASSWORD, r->pass);
+			curl_easy_setopt(e, CURLOPT_USERNAME, r->creds.user);
+			curl_easy_setopt(e, CURLOPT_PASSWORD, r->creds.pass);
 		}
 		cc = curl_easy_perform(e);
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -148,7 +156,7 @@ static int fetch_token(struct lfs_registry *r, const char *scope, struct lfs_err
 	}
 	if (status == 401 || status == 403) {
 		lfs_error_set(err, LFS_E_AUTH, 0, "token server %.200s refused %s (HTTP %ld)", realm,
-			      r->user ? "the credentials" : "anonymous access", status);
+			      has_password(r) ? "the credentials" : "anonymous access", status);
 		goto out;
 	}
 	if (status != 200) {
@@ -265,7 +273,7 @@ int lfs_auth_challenge(struct lfs_registry *r, const char *hdr, const char *scop
 		if (fetch_token(r, scope, err) < 0)
 			goto out_fail;
 	} else if (basic) {
-		if (!r->user) {
+		if (!has_password(r)) {
 			lfs_error_set(err, LFS_E_AUTH, 0,
 				      "%s requires authentication and no credentials were found for it", r->host);
 			goto out_fail;

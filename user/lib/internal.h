@@ -208,7 +208,7 @@ struct lfs_registry {
 	char *base;		/* "https://host" */
 	bool plain;
 	struct lfs_registry_opts o;
-	char *user, *pass;
+	struct lfs_credentials creds;	/* guarded by lock until creds_loaded, then fixed */
 	bool creds_loaded;
 
 	pthread_mutex_t lock;

@@ -84,6 +84,7 @@ void lfs_registry_opts_default(struct lfs_registry_opts *o)
 	o->retry_max_ms = 30000;
 	o->connect_timeout_s = 30;
 	o->stall_timeout_s = 60;
+	o->helper_timeout_ms = 30000;
 }
 
 int lfs_registry_new(const struct lfs_ref *ref, const struct lfs_registry_opts *o,
@@ -124,10 +125,7 @@ void lfs_registry_free(struct lfs_registry *r)
 	free(r->host);
 	free(r->repo);
 	free(r->base);
-	free(r->user);
-	if (r->pass)
-		memset(r->pass, 0, strlen(r->pass));
-	free(r->pass);
+	lfs_credentials_free(&r->creds);
 	free(r->realm);
 	free(r->service);
 	pthread_mutex_destroy(&r->lock);
@@ -370,8 +368,8 @@ static int start_attempt(struct lfs_fetch *f, struct lfs_error *err)
 		curl_easy_setopt(f->easy, CURLOPT_XOAUTH2_BEARER, tok);	/* libcurl copies it */
 	} else if (mode == LFS_AUTH_BASIC) {
 		curl_easy_setopt(f->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(f->easy, CURLOPT_USERNAME, r->user);
-		curl_easy_setopt(f->easy, CURLOPT_PASSWORD, r->pass);
+		curl_easy_setopt(f->easy, CURLOPT_USERNAME, r->creds.user);
+		curl_easy_setopt(f->easy, CURLOPT_PASSWORD, r->creds.pass);
 	}
 	if (curl_multi_add_handle(f->multi, f->easy) != CURLM_OK) {
 		end_attempt(f);
