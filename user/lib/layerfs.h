@@ -327,6 +327,8 @@ struct lfs_registry_opts {
 	const char *ca_file;		/* replaces the system CAs when set */
 	const char *auth_file;		/* NULL: the usual auth.json locations */
 	unsigned helper_timeout_ms;	/* a credential helper's time limit */
+	bool oauth2;			/* OAuth2 POST with a password too, not only
+					   with an identity token */
 	unsigned retries;		/* per request, after the first try */
 	unsigned retry_delay_ms;	/* first backoff; doubles per retry */
 	unsigned retry_max_ms;		/* cap for backoff and Retry-After */
