@@ -11,7 +11,14 @@
 
 #include "layerfs.h"
 
+static char dir[] = "/tmp/lfs-fuzz-auth.XXXXXX";
 static char path[64];
+
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -22,12 +29,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	size_t i;
 
 	if (!path[0]) {
-		char dir[] = "/tmp/lfs-fuzz-auth.XXXXXX";
-
 		if (!mkdtemp(dir))
 			abort();
 		snprintf(path, sizeof(path), "%s/auth.json", dir);
 		setenv("PATH", dir, 1);
+		atexit(remove_dir);
 	}
 	f = fopen(path, "w");
 	if (!f || fwrite(data, 1, size, f) != size || fclose(f))
