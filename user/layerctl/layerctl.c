@@ -93,6 +93,8 @@ static void usage(FILE *out)
 		"  --insecure-registry HOST[:PORT]  speak plain HTTP to this registry (repeatable)\n"
 		"  --ca FILE                CA bundle replacing the system CAs\n"
 		"  --authfile FILE          credentials in auth.json format\n"
+		"  --oauth2                 OAuth2 POST to the token server with a password too\n"
+		"  --helper-timeout SECONDS time limit of a credential helper (default 30)\n"
 		"  --jobs N                 parallel layer downloads (default 3)\n"
 		"  --keep-blobs             also keep compressed blobs in blobs/\n"
 		"  --allow-devices          allow device nodes in layers\n"
@@ -134,7 +136,7 @@ enum {
 	OPT_STORE = 256, OPT_JSON, OPT_PLATFORM, OPT_INSECURE, OPT_CA, OPT_AUTHFILE, OPT_JOBS,
 	OPT_KEEP_BLOBS, OPT_ALLOW_DEVICES, OPT_MAX_ENTRY, OPT_MAX_LAYER, OPT_MAX_ENTRIES,
 	OPT_MAX_RATIO, OPT_RETRIES, OPT_RETRY_DELAY, OPT_RETRY_MAX, OPT_TIMEOUT,
-	OPT_CONNECT_TIMEOUT, OPT_VERSION,
+	OPT_CONNECT_TIMEOUT, OPT_VERSION, OPT_OAUTH2, OPT_HELPER_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -159,6 +161,8 @@ static const struct option long_opts[] = {
 	{ "retry-max", required_argument, NULL, OPT_RETRY_MAX },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "oauth2", no_argument, NULL, OPT_OAUTH2 },
+	{ "helper-timeout", required_argument, NULL, OPT_HELPER_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -174,7 +178,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool stop_at_comman
 	optind = 0;	/* 0: full reinitialisation of GNU getopt between the two passes */
 	while ((c = getopt_long(argc, argv, stop_at_command ? "+qh" : "qh", long_opts, NULL)) != -1) {
 		bool num = c >= OPT_JOBS && c != OPT_KEEP_BLOBS && c != OPT_ALLOW_DEVICES &&
-			   c != OPT_VERSION;
+			   c != OPT_VERSION && c != OPT_OAUTH2;
 
 		if (num && parse_u64(optarg, &v) < 0)
 			return usage_error("invalid number \"%s\"", optarg);
@@ -215,6 +219,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool stop_at_comman
 		case OPT_TIMEOUT: r->stall_timeout_s = (unsigned)(v ? (v > 86400 ? 86400 : v) : 1); break;
 		case OPT_CONNECT_TIMEOUT:
 			r->connect_timeout_s = (unsigned)(v ? (v > 3600 ? 3600 : v) : 1);
+			break;
+		case OPT_OAUTH2: r->oauth2 = true; break;
+		case OPT_HELPER_TIMEOUT:
+			r->helper_timeout_ms = (unsigned)(v ? (v > 3600 ? 3600 : v) : 1) * 1000u;
 			break;
 		default:
 			return usage_error("unknown option");

@@ -4,6 +4,12 @@
  * Docker ({"auths": {"host": {"auth": base64("user:pass")}}}).  Keys may be
  * written as "host", "https://host" or "https://host/v1/"; docker.io's
  * credentials live under "https://index.docker.io/v1/".
+ *
+ * In one file, in this order: "credHelpers" {"host": "NAME"} names the
+ * credential helper for a registry (its answer is final for that file); an
+ * "auths" entry with "auth", "username"/"password" or "identitytoken" (an
+ * OAuth2 refresh token, Docker's "docker login" with a token server that
+ * issues them); "credsStore" NAME, the helper for every other registry.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,13 +79,53 @@ static int decode_auth(const char *b64, char **user, char **pass, const char *pa
 	return 1;
 }
 
-static int lookup_file(const char *path, const char *host, char **user, char **pass,
-		       bool must_exist, struct lfs_error *err)
+/* The server name a helper is asked about: Docker's historical key for docker.io. */
+static const char *helper_server(const char *host)
+{
+	if (!strcmp(host, "registry-1.docker.io") || !strcmp(host, "docker.io"))
+		return "https://index.docker.io/v1/";
+	return host;
+}
+
+static int from_helper(const char *name, const char *host, const char *path, unsigned timeout_ms,
+		       struct lfs_credentials *c, struct lfs_error *err)
+{
+	int ret = lfs_cred_helper_get(name, helper_server(host), timeout_ms, c, err);
+
+	if (ret < 0)
+		lfs_error_prefix(err, "%s", path);
+	return ret;
+}
+
+static int from_entry(json_t *v, const char *path, struct lfs_credentials *c, struct lfs_error *err)
+{
+	json_t *a = json_object_get(v, "auth"), *id = json_object_get(v, "identitytoken");
+	json_t *u = json_object_get(v, "username"), *p = json_object_get(v, "password");
+	int ret = 0;
+
+	if (json_is_string(a) && json_string_length(a)) {
+		ret = decode_auth(json_string_value(a), &c->user, &c->pass, path, err);
+	} else if (json_is_string(u) && json_is_string(p)) {
+		c->user = strdup(json_string_value(u));
+		c->pass = strdup(json_string_value(p));
+		ret = (c->user && c->pass) ? 1 : lfs_oom(err);
+	}
+	if (ret >= 0 && json_is_string(id) && json_string_length(id)) {
+		c->identity_token = strdup(json_string_value(id));
+		ret = c->identity_token ? 1 : lfs_oom(err);
+	}
+	if (ret < 0)
+		lfs_credentials_free(c);
+	return ret;
+}
+
+static int lookup_file(const char *path, const char *host, unsigned timeout_ms,
+		       struct lfs_credentials *c, bool must_exist, struct lfs_error *err)
 {
 	_cleanup_free_ char *data = NULL;
 	json_error_t jerr;
-	json_t *root, *auths, *v;
-	const char *key;
+	json_t *root, *v;
+	const char *key, *store;
 	size_t len;
 	int ret = 0;
 
@@ -89,55 +135,53 @@ static int lookup_file(const char *path, const char *host, char **user, char **p
 		return -1;
 	}
 	root = json_loadb(data, len, 0, &jerr);
+	if (len)
+		memset(data, 0, len);
 	if (!root)
 		return lfs_error_set(err, LFS_E_INVALID, 0, "%s: not valid JSON: %s (line %d)", path,
 				     jerr.text, jerr.line);
-	auths = json_object_get(root, "auths");
-	json_object_foreach(auths, key, v) {
-		json_t *a = json_object_get(v, "auth");
-		json_t *u = json_object_get(v, "username"), *p = json_object_get(v, "password");
-
-		if (!host_matches(key, host))
-			continue;
-		if (json_is_string(a) && json_string_length(a)) {
-			ret = decode_auth(json_string_value(a), user, pass, path, err);
-		} else if (json_is_string(u) && json_is_string(p)) {
-			*user = strdup(json_string_value(u));
-			*pass = strdup(json_string_value(p));
-			ret = (*user && *pass) ? 1 : lfs_oom(err);
-		} else {
-			continue;
+	json_object_foreach(json_object_get(root, "credHelpers"), key, v) {
+		if (host_matches(key, host) && json_is_string(v)) {
+			ret = from_helper(json_string_value(v), host, path, timeout_ms, c, err);
+			goto out;
 		}
-		break;
 	}
+	json_object_foreach(json_object_get(root, "auths"), key, v) {
+		if (host_matches(key, host) && (ret = from_entry(v, path, c, err)) != 0)
+			goto out;
+	}
+	store = json_string_value(json_object_get(root, "credsStore"));
+	if (store && *store)
+		ret = from_helper(store, host, path, timeout_ms, c, err);
+out:
 	json_decref(root);
 	return ret;
 }
 
-int lfs_auth_lookup(const char *path, const char *host, char **user, char **pass,
-		    struct lfs_error *err)
+int lfs_auth_lookup(const char *path, const char *host, unsigned helper_timeout_ms,
+		    struct lfs_credentials *c, struct lfs_error *err)
 {
 	char buf[4096];
 	const char *env;
 	int r;
 
-	*user = *pass = NULL;
+	memset(c, 0, sizeof(*c));
 	if (path)
-		return lookup_file(path, host, user, pass, true, err);
+		return lookup_file(path, host, helper_timeout_ms, c, true, err);
 	env = getenv("REGISTRY_AUTH_FILE");
 	if (env && *env)
-		return lookup_file(env, host, user, pass, true, err);
+		return lookup_file(env, host, helper_timeout_ms, c, true, err);
 	env = getenv("XDG_RUNTIME_DIR");
 	if (env && *env) {
 		snprintf(buf, sizeof(buf), "%s/containers/auth.json", env);
-		r = lookup_file(buf, host, user, pass, false, err);
+		r = lookup_file(buf, host, helper_timeout_ms, c, false, err);
 		if (r)
 			return r;
 	}
 	env = getenv("HOME");
 	if (env && *env) {
 		snprintf(buf, sizeof(buf), "%s/.docker/config.json", env);
-		return lookup_file(buf, host, user, pass, false, err);
+		return lookup_file(buf, host, helper_timeout_ms, c, false, err);
 	}
 	return 0;
 }

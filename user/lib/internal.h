@@ -191,6 +191,7 @@ void lfs_fetch_free(struct lfs_fetch *f);
 /* ---- registry internals shared by registry.c and auth.c --------------------- */
 
 #define LFS_TOKEN_SLOTS 8
+#define LFS_OAUTH2_CLIENT_ID "layerctl"
 #define LFS_WARN_MAX 16
 
 struct lfs_token {
@@ -208,12 +209,13 @@ struct lfs_registry {
 	char *base;		/* "https://host" */
 	bool plain;
 	struct lfs_registry_opts o;
-	char *user, *pass;
+	struct lfs_credentials creds;	/* guarded by lock until creds_loaded, then fixed */
 	bool creds_loaded;
 
 	pthread_mutex_t lock;
 	enum lfs_auth_mode auth;
 	char *realm, *service;
+	bool oauth2_unsupported;	/* the realm answered 404/405 to a POST */
 	struct lfs_token tokens[LFS_TOKEN_SLOTS];
 	char *warnings[LFS_WARN_MAX + 1];
 	size_t n_warnings;

@@ -197,15 +197,34 @@ int lfs_www_authenticate_parse(const char *header, struct lfs_challenges *out,
 void lfs_challenges_free(struct lfs_challenges *c);
 const char *lfs_challenge_param(const struct lfs_challenge *c, const char *name);
 
-/* ---- credentials (auth.json / ~/.docker/config.json) -------------------- */
+/* ---- credentials (auth.json / ~/.docker/config.json, helpers) ----------- */
+
+struct lfs_credentials {
+	char *user, *pass;	/* NULL when none */
+	char *identity_token;	/* an OAuth2 refresh token: auth.json "identitytoken",
+				   or a helper's answer for the Username "<token>" */
+};
+
+/* Zeroes the secrets, frees everything, leaves @c empty. */
+void lfs_credentials_free(struct lfs_credentials *c);
 
 /*
  * Look up credentials for @host in @path, or when @path is NULL in
  * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json and
- * ~/.docker/config.json.  Returns 1 when found, 0 when not, -1 on error.
+ * ~/.docker/config.json: a "credHelpers" entry for the host, else an
+ * "auths" entry, else "credsStore".  Credential helpers get
+ * @helper_timeout_ms.  Returns 1 when found, 0 when not, -1 on error.
  */
-int lfs_auth_lookup(const char *path, const char *host, char **user, char **pass,
-		    struct lfs_error *err);
+int lfs_auth_lookup(const char *path, const char *host, unsigned helper_timeout_ms,
+		    struct lfs_credentials *c, struct lfs_error *err);
+
+/*
+ * Run "docker-credential-NAME get" (found on $PATH, no shell) with @server on
+ * its stdin.  Returns 1 with @c filled, 0 when the helper has no credentials
+ * for @server, -1 on error (not found, failed, timed out, bad output).
+ */
+int lfs_cred_helper_get(const char *name, const char *server, unsigned timeout_ms,
+			struct lfs_credentials *c, struct lfs_error *err);
 
 /* ---- limits and layer unpacking ----------------------------------------- */
 
@@ -307,6 +326,9 @@ struct lfs_registry_opts {
 	size_t n_insecure;
 	const char *ca_file;		/* replaces the system CAs when set */
 	const char *auth_file;		/* NULL: the usual auth.json locations */
+	unsigned helper_timeout_ms;	/* a credential helper's time limit */
+	bool oauth2;			/* OAuth2 POST with a password too, not only
+					   with an identity token */
 	unsigned retries;		/* per request, after the first try */
 	unsigned retry_delay_ms;	/* first backoff; doubles per retry */
 	unsigned retry_max_ms;		/* cap for backoff and Retry-After */

@@ -16,6 +16,9 @@
  *   - a body broken mid-way resumes with "Range: bytes=N-"; only a 206 whose
  *     Content-Range starts at N is appended; a 200 is read from the start and
  *     its first N bytes discarded, never appended.
+ * HTTP/2 is negotiated over TLS (ALPN) when the registry offers it; header
+ * names are matched case-insensitively (HTTP/2 sends them lower-case) and
+ * only the status code of a status line is used (HTTP/2 has no reason phrase).
  * Credentials go through CURLOPT_USERNAME/XOAUTH2_BEARER, never a custom
  * header, and CURLOPT_UNRESTRICTED_AUTH stays 0: libcurl then drops them when
  * a redirect changes host, port or scheme.
@@ -81,6 +84,7 @@ void lfs_registry_opts_default(struct lfs_registry_opts *o)
 	o->retry_max_ms = 30000;
 	o->connect_timeout_s = 30;
 	o->stall_timeout_s = 60;
+	o->helper_timeout_ms = 30000;
 }
 
 int lfs_registry_new(const struct lfs_ref *ref, const struct lfs_registry_opts *o,
@@ -121,10 +125,7 @@ void lfs_registry_free(struct lfs_registry *r)
 	free(r->host);
 	free(r->repo);
 	free(r->base);
-	free(r->user);
-	if (r->pass)
-		memset(r->pass, 0, strlen(r->pass));
-	free(r->pass);
+	lfs_credentials_free(&r->creds);
 	free(r->realm);
 	free(r->service);
 	pthread_mutex_destroy(&r->lock);
@@ -191,6 +192,8 @@ void lfs_registry_setup_easy(struct lfs_registry *r, void *curl_easy, char *errb
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)r->o.stall_timeout_s);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "layerctl/0.1");
+	/* HTTP/2 when TLS negotiates it (ALPN), HTTP/1.1 otherwise and for plain http */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (r->o.ca_file)
@@ -208,7 +211,11 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
 	char line[4096], *colon, *v;
 
 	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
-		/* a new response (first, or after a redirect): forget the old headers */
+		/*
+		 * A new status line ("HTTP/1.1 200 OK", "HTTP/2 200"; first response,
+		 * or after a redirect): forget the old headers.  The code itself is
+		 * read with CURLINFO_RESPONSE_CODE.
+		 */
 		memset(&f->reply, 0, sizeof(f->reply));
 		f->reply.content_length = -1;
 		f->content_range[0] = f->retry_after[0] = f->www_auth[0] = '\0';
@@ -361,8 +368,8 @@ static int start_attempt(struct lfs_fetch *f, struct lfs_error *err)
 		curl_easy_setopt(f->easy, CURLOPT_XOAUTH2_BEARER, tok);	/* libcurl copies it */
 	} else if (mode == LFS_AUTH_BASIC) {
 		curl_easy_setopt(f->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(f->easy, CURLOPT_USERNAME, r->user);
-		curl_easy_setopt(f->easy, CURLOPT_PASSWORD, r->pass);
+		curl_easy_setopt(f->easy, CURLOPT_USERNAME, r->creds.user);
+		curl_easy_setopt(f->easy, CURLOPT_PASSWORD, r->creds.pass);
 	}
 	if (curl_multi_add_handle(f->multi, f->easy) != CURLM_OK) {
 		end_attempt(f);

@@ -39,6 +39,19 @@ check() {
 		sed 's/^/# /' "$WORK/check.out" | tail -20
 	fi
 }
+# expect_rc NAME RC TEXT CMD...: CMD exits with RC and says TEXT on stderr
+expect_rc() {
+	local name=$1 want=$2 text=$3 rc
+	shift 3
+	"$@" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	if [ "$rc" = "$want" ] && grep -q -- "$text" "$WORK/err"; then
+		ok "$name"
+	else
+		not_ok "$name (exit $rc, want $want with \"$text\")"
+		sed 's/^/# /' "$WORK/err"
+	fi
+}
 finish() {
 	echo "1..$T_N"
 	exit "$T_FAILED"
@@ -71,6 +84,7 @@ PY
 
 # start_registry NAME [EXTRA_YAML_FILE]: a registry, with TLS when REG_TLS_DIR
 # names a make_ca directory; EXTRA_YAML_FILE adds top-level config (auth).  Sets REG (host:port) and REG_DIR.
+# REG_ACCESSLOG=1 keeps the access log ("GET /v2/ HTTP/2.0" 200 ...) in $REG_DIR/log.
 start_registry() {
 	local name=$1 extra=${2:-} port
 	port=$(free_port)
@@ -82,7 +96,7 @@ version: 0.1
 log:
   level: error
   accesslog:
-    disabled: true
+    disabled: $([ -n "${REG_ACCESSLOG:-}" ] && echo false || echo true)
 storage:
   filesystem:
     rootdirectory: $REG_DIR/data
@@ -103,6 +117,37 @@ EOC
 	local scheme=http
 	grep -q 'tls:' "$REG_DIR/config.yml" && scheme=https
 	wait_http "$scheme://$REG/v2/"
+}
+
+# start_token_registry NAME [IDENTITY_TOKEN]: tests/helpers/tokenserver.py on
+# 127.0.0.1 (user puller:pa55word; IDENTITY_TOKEN accepted as an OAuth2
+# refresh token) and a registry trusting its tokens.  Sets TPORT, TMODE (the
+# server's mode file), TLOG (one line per token request), TOKHOST (the
+# --insecure-registry option for the plain-HTTP realm), REG and REG_DIR.
+start_token_registry() {
+	local t="$WORK/token-$1"
+	mkdir -p "$t"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=layerfs token signer" \
+		-keyout "$t/key.pem" -out "$t/cert.pem" >/dev/null 2>&1 || return 1
+	TPORT=$(free_port)
+	TMODE="$t/mode"
+	TLOG="$t/requests.log"
+	TOKHOST=(--insecure-registry "127.0.0.1:$TPORT")
+	: >"$TMODE"
+	: >"$TLOG"
+	python3 "$HELPERS/tokenserver.py" "$TPORT" "$t/key.pem" "$t/cert.pem" layerfs-issuer \
+		'puller:pa55word' "$TMODE" "$TLOG" ${2:+"$2"} 2>"$t/err" &
+	PIDS+=($!)
+	wait_http "http://127.0.0.1:$TPORT/" || return 1
+	cat >"$t/auth.yml" <<EOC
+auth:
+  token:
+    realm: http://127.0.0.1:$TPORT/token
+    service: layerfs-registry
+    issuer: layerfs-issuer
+    rootcertbundle: $t/cert.pem
+EOC
+	start_registry "$1" "$t/auth.yml"
 }
 
 # make_ca DIR: a CA and a server certificate for 127.0.0.1 (openssl)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # TLS with a test CA made by openssl, and htpasswd Basic auth with
-# credentials from an auth.json file.
+# credentials from an auth.json file.  The registry offers HTTP/2 over TLS
+# (ALPN): every request of layerctl must use it, the 401 challenge included.
 . "$(dirname "$0")/lib.sh"
 
 CA="$WORK/ca"
@@ -14,6 +15,7 @@ auth:
     path: $WORK/htpasswd
 EOC
 export REG_TLS_DIR="$CA"
+REG_ACCESSLOG=1
 if ! start_registry tls "$WORK/auth.yml"; then
 	not_ok "docker-registry with TLS and htpasswd starts"
 	finish
@@ -48,6 +50,12 @@ check "pull over TLS with the test CA and Basic auth" \
 	lctl pull -q --ca "$CA/ca.crt" --authfile "$WORK/auth.json" "$REG/secure/img:v1"
 mapfile -t L < <(layer_dirs "$REG/secure/img:v1")
 check "layer equals its source" python3 "$HELPERS/tree.py" same "$SRC" "${L[0]}"
+# access log lines: "... \"GET /v2/secure/img/blobs/sha256:... HTTP/2.0\" 200 ... \"layerctl/0.1\""
+check "HTTP/2 negotiated: manifests, blobs and the 401 challenge" bash -c "
+	grep '\"layerctl/' '$REG_DIR/log' >'$WORK/ctl.log' &&
+	grep -q '\"HEAD /v2/secure/img/manifests/v1 HTTP/2.0\" 401 ' '$WORK/ctl.log' &&
+	grep -q '\"GET /v2/secure/img/blobs/sha256:[0-9a-f]* HTTP/2.0\" 200 ' '$WORK/ctl.log' &&
+	! grep -v ' HTTP/2.0\" ' '$WORK/ctl.log'"
 mkdir -p "$WORK/home/.docker"
 cp "$WORK/auth.json" "$WORK/home/.docker/config.json"
 check "credentials from ~/.docker/config.json" env HOME="$WORK/home" XDG_RUNTIME_DIR= REGISTRY_AUTH_FILE= \

@@ -6,30 +6,11 @@
 # the registry answers 401 mid-pull.
 . "$(dirname "$0")/lib.sh"
 
-T="$WORK/token"
-mkdir -p "$T"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=layerfs token signer" \
-	-keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1
-TPORT=$(free_port)
-MODE="$T/mode"
-TLOG="$T/requests.log"
-echo "" >"$MODE"
-python3 "$HELPERS/tokenserver.py" "$TPORT" "$T/key.pem" "$T/cert.pem" layerfs-issuer \
-	'puller:pa55word' "$MODE" "$TLOG" 2>"$T/err" &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$TPORT/" || { not_ok "token server starts"; finish; }
-cat >"$T/auth.yml" <<EOC
-auth:
-  token:
-    realm: http://127.0.0.1:$TPORT/token
-    service: layerfs-registry
-    issuer: layerfs-issuer
-    rootcertbundle: $T/cert.pem
-EOC
-if ! start_registry token "$T/auth.yml"; then
-	not_ok "docker-registry with token auth starts"
+if ! start_token_registry token; then
+	not_ok "docker-registry with token auth and the token server start"
 	finish
 fi
+MODE=$TMODE
 ok "docker-registry with token auth and the token server start"
 
 SRC="$WORK/src"
@@ -41,25 +22,11 @@ check "push through token auth" push "$WORK/oci" v1 "$REG/tok/img:v1" --dest-cre
 printf '{"auths": {"%s": {"auth": "%s"}}}' "$REG" "$(printf 'puller:pa55word' | base64 -w0)" >"$WORK/auth.json"
 printf '{}' >"$WORK/empty.json"
 INS=(--insecure-registry "$REG" --retry-delay 50)
-TOKHOST=(--insecure-registry "127.0.0.1:$TPORT")
-
-expect_rc() {	# expect_rc NAME RC TEXT layerctl-args...
-	local name=$1 want=$2 text=$3 rc
-	shift 3
-	"$LAYERCTL" "$@" >"$WORK/out" 2>"$WORK/err"
-	rc=$?
-	if [ "$rc" = "$want" ] && grep -q -- "$text" "$WORK/err"; then
-		ok "$name"
-	else
-		not_ok "$name (exit $rc, want $want with \"$text\")"
-		sed 's/^/# /' "$WORK/err"
-	fi
-}
 
 expect_rc "plain-HTTP realm refused unless configured insecure" 4 "is not https" \
-	--store "$WORK/s0" pull -q "${INS[@]}" --authfile "$WORK/auth.json" "$REG/tok/img:v1"
+	"$LAYERCTL" --store "$WORK/s0" pull -q "${INS[@]}" --authfile "$WORK/auth.json" "$REG/tok/img:v1"
 expect_rc "token server refuses anonymous: exit 4" 4 "refused anonymous access" \
-	--store "$WORK/s1" pull -q "${INS[@]}" "${TOKHOST[@]}" --authfile "$WORK/empty.json" "$REG/tok/img:v1"
+	"$LAYERCTL" --store "$WORK/s1" pull -q "${INS[@]}" "${TOKHOST[@]}" --authfile "$WORK/empty.json" "$REG/tok/img:v1"
 
 : >"$TLOG"
 check "pull with a Bearer token (Basic credentials to the token server)" \
@@ -112,5 +79,5 @@ check "redirect: Authorization was not forwarded" bash -c "! grep -q 'authorizat
 
 echo expired >"$MODE"
 expect_rc "tokens the registry always refuses: exit 4 after one re-auth" 4 "authentication failed" \
-	--store "$WORK/s5" pull -q "${INS[@]}" "${TOKHOST[@]}" --authfile "$WORK/auth.json" "$REG/tok/img:v1"
+	"$LAYERCTL" --store "$WORK/s5" pull -q "${INS[@]}" "${TOKHOST[@]}" --authfile "$WORK/auth.json" "$REG/tok/img:v1"
 finish
