@@ -455,6 +455,8 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
 		kvfree(buf);
 		if (err)
 			return err;
+		atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
+		atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
 	}
 	err = lfs_cow_reserve(cow);
 	if (err)
@@ -673,38 +675,51 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 	if (err)
 		goto out_unlock;
 	old_cred = lfs_override_creds(inode->i_sb);
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
-		/*
-		 * Whole granules in the range become present (the upper
-		 * file reads zeros there); the granules at either edge are
-		 * copied first so that what is outside the range survives.
-		 */
-		first = offset >> cow->shift;
-		last = (min_t(loff_t, end, i_size_read(inode)) - 1) >> cow->shift;
-		mutex_lock(&cow->fill_mutex);
-		for (g = first; g <= last && !err && offset < i_size_read(inode);
-		     g++) {
-			loff_t gs = (loff_t)g << cow->shift;
-			loff_t ge = gs + ((loff_t)1 << cow->shift);
+	if (!(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
+		err = vfs_fallocate(cow->upper, mode, offset, len);
+		goto out_creds;
+	}
+	/*
+	 * The granules at either edge of the range are copied first, so
+	 * that what is outside the range survives; then the upper file
+	 * reads zeros in the range, and only if it could do that do the
+	 * whole granules inside become present.
+	 */
+	first = offset >> cow->shift;
+	last = end > i_size_read(inode) ? U32_MAX : (end - 1) >> cow->shift;
+	mutex_lock(&cow->fill_mutex);
+	for (g = first; !err && (loff_t)g << cow->shift < i_size_read(inode) &&
+	     g <= last; g++) {
+		loff_t gs = (loff_t)g << cow->shift;
+		loff_t ge = gs + ((loff_t)1 << cow->shift);
 
-			if (lfs_granule_present(cow, g))
-				continue;
-			if (gs >= offset && ge <= end) {
-				err = lfs_cow_reserve(cow);
-				if (!err) {
-					spin_lock(&cow->lock);
-					err = lfs_map_add(cow, g, 1);
-					spin_unlock(&cow->lock);
-				}
-			} else {
-				err = lfs_cow_fill(inode, cow, g);
-			}
-		}
-		mutex_unlock(&cow->fill_mutex);
-		truncate_pagecache_range(inode, offset, end - 1);
+		if (!(gs >= offset && ge <= end) && !lfs_granule_present(cow, g))
+			err = lfs_cow_fill(inode, cow, g);
 	}
 	if (!err)
 		err = vfs_fallocate(cow->upper, mode, offset, len);
+	for (g = first; !err && (loff_t)g << cow->shift < i_size_read(inode) &&
+	     g <= last; g++) {
+		loff_t gs = (loff_t)g << cow->shift;
+		loff_t ge = gs + ((loff_t)1 << cow->shift);
+
+		if (gs >= offset && ge <= end && !lfs_granule_present(cow, g)) {
+			err = lfs_cow_reserve(cow);
+			if (!err) {
+				spin_lock(&cow->lock);
+				err = lfs_map_add(cow, g, 1);
+				spin_unlock(&cow->lock);
+			}
+		}
+	}
+	mutex_unlock(&cow->fill_mutex);
+	/*
+	 * Only now, and only if the range is zeros: this also zeroes the
+	 * parts of the edge pages inside the range.
+	 */
+	if (!err)
+		truncate_pagecache_range(inode, offset, end - 1);
+out_creds:
 	revert_creds(old_cred);
 	if (!err && !(mode & FALLOC_FL_KEEP_SIZE) && end > i_size_read(inode))
 		i_size_write(inode, end);
@@ -814,6 +829,8 @@ struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 	kvfree(map);
 	if (err)
 		goto out_free;
+	atomic64_inc(&ofs->cow_files);
+	atomic64_add(stat->size, &ofs->cow_whole_bytes);
 	return cow;
 
 out_free:

@@ -282,9 +282,9 @@ static int lfs_read_layer(struct lfs_rdd *rdd, const struct lfs_path *lp,
 }
 
 /*
- * Entries of the upper layer whose st_ino comes from elsewhere: a directory
- * merging with a lower one got the lower number (an opaque one merges with
- * nothing and keeps its own), a copied-up file has its origin's.
+ * Entries of the upper layer whose st_ino comes from elsewhere (as in
+ * lfs_iget()): a directory merging with a lower one has the lower number;
+ * anything else copied up has its origin's, if recorded.
  */
 static int lfs_settle_upper(struct lfs_rdd *rdd, struct dentry *upper)
 {
@@ -295,8 +295,7 @@ static int lfs_settle_upper(struct lfs_rdd *rdd, struct dentry *upper)
 		struct dentry *d;
 		u64 ino;
 
-		if (e->layer_pos || e->hidden ||
-		    (e->type == DT_DIR && !e->lower_ino))
+		if (e->layer_pos || e->hidden)
 			continue;
 		d = lookup_one_unlocked(mnt_idmap(rdd->ofs->upper_mnt),
 					e->name, upper, e->len);
@@ -304,11 +303,13 @@ static int lfs_settle_upper(struct lfs_rdd *rdd, struct dentry *upper)
 			return PTR_ERR(d);
 		if (d_is_negative(d)) {
 			/* Gone since it was listed: nothing to settle. */
-		} else if (d_is_dir(d)) {
-			if (lfs_is_opaque_dir(&rdd->ofs->upper, d))
-				e->ino = e->ino_upper;
+		} else if (d_is_dir(d) && e->lower_ino &&
+			   !lfs_is_opaque_dir(&rdd->ofs->upper, d)) {
+			/* Merged: numbered after the lower directory. */
 		} else if (lfs_origin_ino(rdd->sb, d, &ino)) {
 			e->ino = ino;
+		} else if (e->lower_ino) {
+			e->ino = e->ino_upper;
 		}
 		dput(d);
 	}

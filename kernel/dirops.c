@@ -13,6 +13,7 @@
  * at (lfs_lower_visible()) before any upper lock is taken.
  */
 
+#include <linux/backing-file.h>
 #include <linux/fs.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
@@ -88,6 +89,38 @@ static int lfs_make_opaque(struct lfs_fs *ofs, struct dentry *udir)
 		dput(opq);
 	}
 	inode_unlock(d_inode(udir));
+	return err;
+}
+
+/*
+ * @newd was just created in the upper directory @udir (locked) under a name
+ * that ".wh.NAME" removed from lower layers.  Write the diff as an OCI
+ * tool would: no whiteout beside a new object, a new directory opaque.
+ * Either form means the same to layerfs; this one means the same to every
+ * extractor, whatever order it applies entries in.
+ */
+static int lfs_replace_whiteout(struct lfs_fs *ofs, struct dentry *udir,
+				struct dentry *newd, const struct qstr *name)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	char whname[NAME_MAX + 1];
+	struct dentry *wh;
+	int err = 0;
+
+	if (name->len + LAYERFS_WH_PREFIX_LEN > NAME_MAX)
+		return 0;
+	memcpy(whname, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
+	memcpy(whname + LAYERFS_WH_PREFIX_LEN, name->name, name->len);
+	wh = lookup_one(idmap, whname, udir, name->len + LAYERFS_WH_PREFIX_LEN);
+	if (IS_ERR(wh))
+		return PTR_ERR(wh);
+	if (d_is_positive(wh)) {
+		if (d_is_dir(newd))
+			err = lfs_make_opaque(ofs, newd);
+		if (!err)
+			err = vfs_unlink(idmap, d_inode(udir), wh, NULL);
+	}
+	dput(wh);
 	return err;
 }
 
@@ -197,6 +230,38 @@ static const struct cred *lfs_creds_for_create(struct super_block *sb)
 	return old_cred;
 }
 
+/*
+ * Start creating @dentry: upper write access, creation credentials, the
+ * parent copied up.  Returns the credentials to give lfs_create_end().
+ */
+static const struct cred *lfs_create_begin(struct dentry *dentry)
+{
+	const struct cred *old_cred;
+	int err;
+
+	err = lfs_want_write(dentry);
+	if (err)
+		return ERR_PTR(err);
+	old_cred = lfs_creds_for_create(dentry->d_sb);
+	if (IS_ERR(old_cred)) {
+		lfs_drop_write(dentry);
+		return old_cred;
+	}
+	err = lfs_copy_up(dentry->d_parent);
+	if (err) {
+		revert_creds(old_cred);
+		lfs_drop_write(dentry);
+		return ERR_PTR(err);
+	}
+	return old_cred;
+}
+
+static void lfs_create_end(struct dentry *dentry, const struct cred *old_cred)
+{
+	revert_creds(old_cred);
+	lfs_drop_write(dentry);
+}
+
 static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 			     umode_t mode, dev_t rdev, const char *link,
 			     struct dentry *hardlink)
@@ -212,19 +277,12 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 
 	if (lfs_is_wh_name(name->name, name->len))
 		return -EINVAL;
-	err = lfs_want_write(dentry);
+	old_cred = lfs_create_begin(dentry);
+	if (IS_ERR(old_cred))
+		return PTR_ERR(old_cred);
+	err = hardlink ? lfs_copy_up(hardlink) : 0;
 	if (err)
-		return err;
-	old_cred = lfs_creds_for_create(sb);
-	if (IS_ERR(old_cred)) {
-		err = PTR_ERR(old_cred);
-		goto out_drop;
-	}
-	err = lfs_copy_up(dentry->d_parent);
-	if (!err && hardlink)
-		err = lfs_copy_up(hardlink);
-	if (err)
-		goto out_revert;
+		goto out_end;
 
 	udir = lfs_upper(dir);
 	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
@@ -264,6 +322,9 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 		err = -ESTALE;
 		goto out_dput;
 	}
+	err = lfs_replace_whiteout(ofs, udir, newd, name);
+	if (err)
+		goto out_dput;
 
 	if (hardlink) {
 		inode = d_inode(hardlink);
@@ -284,10 +345,8 @@ out_dput:
 	dput(newd);
 out_unlock:
 	inode_unlock(d_inode(udir));
-out_revert:
-	revert_creds(old_cred);
-out_drop:
-	lfs_drop_write(dentry);
+out_end:
+	lfs_create_end(dentry, old_cred);
 	return err;
 }
 
@@ -323,6 +382,56 @@ static int lfs_link(struct dentry *old, struct inode *dir,
 {
 	return lfs_create_object(dir, new, d_inode(old)->i_mode, 0, NULL,
 				 old);
+}
+
+static int lfs_tmpfile_open(struct inode *inode, struct file *file)
+{
+	/* lfs_tmpfile() set up the backing file already. */
+	return 0;
+}
+
+static int lfs_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
+		       struct file *file, umode_t mode)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	struct super_block *sb = dir->i_sb;
+	struct path realparent = { .mnt = LFS_FS(sb)->upper_mnt };
+	const struct cred *old_cred;
+	struct file *realfile;
+	struct inode *inode;
+	int err;
+
+	old_cred = lfs_create_begin(dentry);
+	if (IS_ERR(old_cred))
+		return PTR_ERR(old_cred);
+	realparent.dentry = lfs_upper(dir);
+#ifdef HAVE_BACKING_TMPFILE_OPEN_USER_FILE
+	realfile = backing_tmpfile_open(file, file->f_flags | O_NOATIME,
+					&realparent, mode, current_cred());
+#else
+	realfile = backing_tmpfile_open(&file->f_path, file->f_flags | O_NOATIME,
+					&realparent, mode, current_cred());
+#endif
+	err = PTR_ERR_OR_ZERO(realfile);
+	if (err)
+		goto out_end;
+	inode = lfs_iget(sb, dget(realfile->f_path.dentry), NULL, 0);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		fput(realfile);
+		goto out_end;
+	}
+	/* The upper tmpfile has no links: d_tmpfile() would drop one more. */
+	d_mark_tmpfile(file, inode);
+	d_instantiate(dentry, inode);
+	file->private_data = realfile;
+	err = finish_open(file, dentry, lfs_tmpfile_open);
+	/* Without FMODE_OPENED ->release() will not put the backing file. */
+	if (!(file->f_mode & FMODE_OPENED))
+		fput(realfile);
+out_end:
+	lfs_create_end(dentry, old_cred);
+	return err;
 }
 
 static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
@@ -367,7 +476,8 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 		err = PTR_ERR(d);
 		if (IS_ERR(d))
 			goto out_unlock;
-		if (d != upper)
+		/* Hard links share @upper: compare the inodes. */
+		if (d_inode(d) != d_inode(upper))
 			err = -ESTALE;
 		else if (is_dir)
 			err = vfs_rmdir(idmap, d_inode(udir), d);
@@ -442,9 +552,12 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	 */
 	src_tree = d_is_dir(old) && LFS_I(src)->numpaths;
 	tgt_tree = exchange && d_is_dir(new) && LFS_I(tgt)->numpaths;
-	err = src_tree ? lfs_copy_up_tree(old) : lfs_copy_up(old);
+	/* vfs_rename() locked a directory moving to another parent. */
+	err = src_tree ? lfs_copy_up_tree(old, olddir != newdir) :
+			 lfs_copy_up(old);
 	if (!err && exchange)
-		err = tgt_tree ? lfs_copy_up_tree(new) : lfs_copy_up(new);
+		err = tgt_tree ? lfs_copy_up_tree(new, olddir != newdir) :
+				 lfs_copy_up(new);
 	if (!err && !exchange)
 		err = lfs_copy_up(new->d_parent);
 	if (err)
@@ -476,11 +589,12 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	if (IS_ERR(newd))
 		goto out_dput_old;
 
+	/* Hard links share one upper dentry per inode: compare inodes. */
 	err = -ESTALE;
-	if (oldd != lfs_upper(src))
+	if (d_inode(oldd) != d_inode(lfs_upper(src)))
 		goto out_dput;
-	if (tgt && lfs_upper(tgt) ? newd != lfs_upper(tgt) :
-				    d_is_positive(newd))
+	if (tgt && lfs_upper(tgt) ?
+	    d_inode(newd) != d_inode(lfs_upper(tgt)) : d_is_positive(newd))
 		goto out_dput;
 	err = -EINVAL;
 	if (oldd == trap)
@@ -546,6 +660,7 @@ const struct inode_operations lfs_dir_inode_operations = {
 	.unlink		= lfs_unlink,
 	.rmdir		= lfs_rmdir,
 	.rename		= lfs_rename,
+	.tmpfile	= lfs_tmpfile,
 	.setattr	= lfs_setattr,
 	.permission	= lfs_permission,
 	.getattr	= lfs_getattr,

@@ -409,6 +409,9 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 		oi->upper = upper;
 		lfs_fill_inode(inode, realinode, inoinode, key.idx,
 			       num + !!upper);
+		/* A directory moved away from its lower content keeps its number. */
+		if (upper && !num && lfs_origin_ino(sb, upper, &ino))
+			inode->i_ino = ino;
 		return inode;
 	}
 

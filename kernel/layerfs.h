@@ -47,6 +47,11 @@ struct lfs_fs {
 	unsigned int cow_block;
 	atomic_t tmp_next;
 	struct list_head inuse;		/* on lfs_inuse_list */
+	/* Copy-on-write statistics, shown in /proc/self/mountstats. */
+	atomic64_t cow_files;		/* files that became partial */
+	atomic64_t cow_granules;	/* granules copied from an origin */
+	atomic64_t cow_bytes;		/* bytes copied from an origin */
+	atomic64_t cow_whole_bytes;	/* what whole-file copy-up would copy */
 	/*
 	 * st_ino = real ino | layer index << ino_shift.  A real inode number
 	 * too wide for that gets a non-persistent number tagged with
@@ -255,7 +260,7 @@ bool lfs_origin_ino(struct super_block *sb, struct dentry *upper, u64 *ino);
 void lfs_upper_release(struct lfs_fs *ofs);
 int lfs_copy_up(struct dentry *dentry);
 int lfs_copy_up_flags(struct dentry *dentry, bool no_data);
-int lfs_copy_up_tree(struct dentry *dentry);
+int lfs_copy_up_tree(struct dentry *dentry, bool locked);
 void lfs_set_upper(struct inode *inode, struct dentry *upper);
 int lfs_want_write(struct dentry *dentry);
 void lfs_drop_write(struct dentry *dentry);

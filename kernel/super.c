@@ -68,6 +68,24 @@ static int lfs_sync_fs(struct super_block *sb, int wait)
 	return err;
 }
 
+/*
+ * /proc/self/mountstats: what block-granular copy-on-write copied, against
+ * what copying whole files up (as overlayfs does) would have copied.
+ */
+static int lfs_show_stats(struct seq_file *m, struct dentry *root)
+{
+	struct lfs_fs *ofs = LFS_FS(root->d_sb);
+
+	if (!ofs->upper_mnt)
+		return 0;
+	seq_printf(m, " cow_files=%lld cow_granules=%lld cow_bytes=%lld cow_whole_file_bytes=%lld",
+		   atomic64_read(&ofs->cow_files),
+		   atomic64_read(&ofs->cow_granules),
+		   atomic64_read(&ofs->cow_bytes),
+		   atomic64_read(&ofs->cow_whole_bytes));
+	return 0;
+}
+
 /* A partial file with dirty pages or map stays cached until written. */
 static int lfs_drop_inode(struct inode *inode)
 {
@@ -85,6 +103,7 @@ static const struct super_operations lfs_super_operations = {
 	.drop_inode	= lfs_drop_inode,
 	.statfs		= lfs_statfs,
 	.show_options	= lfs_show_options,
+	.show_stats	= lfs_show_stats,
 };
 
 /* Take the resolved layers from the parse context into the superblock. */

@@ -500,6 +500,16 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	if (err)
 		goto out_unlock;
 
+	/*
+	 * The other names of a hard-linked lower file would keep showing the
+	 * lower file: refuse rather than split one file into two contents.
+	 */
+	if (!S_ISDIR(stat.mode) && stat.nlink > 1) {
+		pr_warn_ratelimited("layerfs: %pd has %u hard links in its layer: changing it would split them, not supported\n",
+				    dentry, stat.nlink);
+		err = -EOPNOTSUPP;
+		goto out_unlock;
+	}
 	if (no_data)
 		stat.size = 0;
 	if (S_ISLNK(stat.mode)) {
@@ -531,7 +541,7 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	}
 	if (!err)
 		err = lfs_copy_xattrs(ofs, &lower, tmp);
-	if (!err && !S_ISDIR(stat.mode))
+	if (!err)
 		err = lfs_set_origin(ofs, tmp, &lower);
 	if (!err)
 		err = lfs_set_attrs(ofs, tmp, &stat);
@@ -616,17 +626,23 @@ static int lfs_walk_push(struct list_head *todo, struct dentry *dentry)
 	return 0;
 }
 
-/* Copy up every entry of directory @dir; push its subdirectories. */
-static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo)
+/*
+ * Copy up every entry of directory @dir; push its subdirectories.  @locked:
+ * the caller (vfs_rename()) holds @dir's i_rwsem already.
+ */
+static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo,
+				bool locked)
 {
 	struct inode *inode = d_inode(dir);
 	char **names;
 	unsigned int i, n;
 	int err;
 
-	inode_lock_shared(inode);
+	if (!locked)
+		inode_lock_shared(inode);
 	names = lfs_dir_names(inode, &n);
-	inode_unlock_shared(inode);
+	if (!locked)
+		inode_unlock_shared(inode);
 	if (IS_ERR(names))
 		return PTR_ERR(names);
 
@@ -637,7 +653,11 @@ static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo)
 			err = err ?: -EINTR;
 			continue;
 		}
-		child = lookup_one_len_unlocked(names[i], dir, strlen(names[i]));
+		if (locked)
+			child = lookup_one_len(names[i], dir, strlen(names[i]));
+		else
+			child = lookup_one_len_unlocked(names[i], dir,
+							strlen(names[i]));
 		if (IS_ERR(child)) {
 			err = PTR_ERR(child);
 			continue;
@@ -660,9 +680,10 @@ static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo)
  * Copy up the whole merged tree under directory @dentry, so that it can
  * move in the upper layer without leaving lower content behind.  Regular
  * files become partial with empty maps: no file data is copied.  Caller has
- * mounter credentials and upper write access.
+ * mounter credentials and upper write access, and holds @dentry's i_rwsem
+ * if @locked.
  */
-int lfs_copy_up_tree(struct dentry *dentry)
+int lfs_copy_up_tree(struct dentry *dentry, bool locked)
 {
 	LIST_HEAD(todo);
 	struct lfs_walk *w;
@@ -675,7 +696,8 @@ int lfs_copy_up_tree(struct dentry *dentry)
 		w = list_first_entry(&todo, struct lfs_walk, list);
 		list_del(&w->list);
 		if (!err)
-			err = lfs_copy_up_children(w->dentry, &todo);
+			err = lfs_copy_up_children(w->dentry, &todo,
+						   locked && w->dentry == dentry);
 		dput(w->dentry);
 		kfree(w);
 	}

@@ -21,6 +21,13 @@ struct file *probe(const struct file *uf, const struct path *p, const struct cre
 {
 	return backing_file_open(uf, 0, p, c);
 }'
+'BACKING_TMPFILE_OPEN_USER_FILE|
+#include <linux/backing-file.h>
+struct file *probe(const struct file *uf, const struct path *p, const struct cred *c);
+struct file *probe(const struct file *uf, const struct path *p, const struct cred *c)
+{
+	return backing_tmpfile_open(uf, 0, p, 0600, c);
+}'
 )
 
 mkdir -p "$out"
