@@ -30,6 +30,11 @@
  *                                     print "GROWTH_KIB RESIDENT_KIB": the
  *                                     growth of Cached: in /proc/meminfo and
  *                                     what mincore() finds of LOWER
+ *   lfsbench firstwrite PATH OFF      time open(O_RDWR) + 4 KiB pwrite at
+ *                                     OFF + fsync + close; prints "SECONDS"
+ *   lfsbench randwrite PATH SECS SEED 4 KiB pwrites at random 4 KiB-aligned
+ *                                     offsets, fsync every 64, for SECS
+ *                                     seconds; prints "OPS SECONDS"
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -823,13 +828,72 @@ static int cmd_cachegrow(const char *lower, int nfiles, char **files)
 
 /* ------------------------------------------------------------------------- */
 
+/* ---- copy-on-write ------------------------------------------------------ */
+
+static int cmd_firstwrite(const char *path, long long off)
+{
+	char buf[4096];
+	double t0, t1;
+	int fd;
+
+	memset(buf, 0x5a, sizeof(buf));
+	t0 = now();
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		die("open %s", path);
+	if (pwrite(fd, buf, sizeof(buf), off) != (ssize_t)sizeof(buf))
+		die("pwrite %s", path);
+	if (fsync(fd))
+		die("fsync %s", path);
+	if (close(fd))
+		die("close %s", path);
+	t1 = now();
+	printf("%.6f\n", t1 - t0);
+	return 0;
+}
+
+static int cmd_randwrite(const char *path, double secs, uint64_t seed)
+{
+	char buf[4096];
+	uint64_t x = seed | 1, ops = 0;
+	struct stat st;
+	double t0, t;
+	off_t blocks;
+	int fd;
+
+	memset(buf, 0xa5, sizeof(buf));
+	t0 = now();
+	fd = open(path, O_RDWR);
+	if (fd < 0 || fstat(fd, &st))
+		die("open %s", path);
+	blocks = st.st_size / 4096;
+	if (blocks < 1)
+		die("%s is too small", path);
+	do {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (pwrite(fd, buf, sizeof(buf), (off_t)(x % blocks) * 4096) !=
+		    (ssize_t)sizeof(buf))
+			die("pwrite %s", path);
+		if (++ops % 64 == 0 && fsync(fd))
+			die("fsync %s", path);
+		t = now();
+	} while (t - t0 < secs);
+	if (fsync(fd) || close(fd))
+		die("fsync %s", path);
+	printf("%llu %.3f\n", (unsigned long long)ops, now() - t0);
+	return 0;
+}
+
 static void usage(void)
 {
 	fputs("usage: lfsbench mkfile PATH MIB | read PATH | readmulti PATH... |\n"
 	      "       verify PATH |\n"
 	      "       walk [-n] DIR | paths DIR | statlist DIR LIST | mktree DIR NLAYERS NBASE SEED |\n"
 	      "       ovlconvert SRC DST | drop 1|2|3 |\n"
-	      "       cachegrow LOWER FILE...\n", stderr);
+	      "       cachegrow LOWER FILE... | firstwrite PATH OFF |\n"
+	      "       randwrite PATH SECS SEED\n", stderr);
 	exit(2);
 }
 
@@ -865,6 +929,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "cachegrow") && argc >= 4)
 		return cmd_cachegrow(argv[2], argc - 3, argv + 3);
+	if (!strcmp(cmd, "firstwrite") && argc == 4)
+		return cmd_firstwrite(argv[2], atoll(argv[3]));
+	if (!strcmp(cmd, "randwrite") && argc == 5)
+		return cmd_randwrite(argv[2], atof(argv[3]),
+				     strtoull(argv[4], NULL, 0));
 	usage();
 	return 2;
 }
