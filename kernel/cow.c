@@ -421,6 +421,26 @@ out:
 }
 
 /*
+ * Write all of @buf at @pos of the upper file; a short write is retried so
+ * that the filesystem's own errno (ENOSPC, EDQUOT, EIO) comes back.
+ */
+static int lfs_upper_write(struct file *upper, const char *buf, size_t len,
+			   loff_t pos)
+{
+	while (len) {
+		ssize_t done = kernel_write(upper, buf, len, &pos);
+
+		if (done < 0)
+			return done;
+		if (!done)
+			return -EIO;
+		buf += done;
+		len -= done;
+	}
+	return 0;
+}
+
+/*
  * Make granule @g present in the upper file: copy it from the origin
  * (bytes at and after lower_valid are zeros).  Caller holds fill_mutex.
  */
@@ -430,7 +450,6 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
 	loff_t pos = (loff_t)g << cow->shift;
 	loff_t isize = i_size_read(inode);
 	size_t len;
-	ssize_t done;
 	char *buf;
 	int err;
 
@@ -443,15 +462,8 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
 		if (!buf)
 			return -ENOMEM;
 		err = lfs_cow_read_range(cow, buf, pos, len);
-		if (!err) {
-			loff_t p = pos;
-
-			done = kernel_write(cow->upper, buf, len, &p);
-			if (done < 0)
-				err = done;
-			else if (done != len)
-				err = -EIO;
-		}
+		if (!err)
+			err = lfs_upper_write(cow->upper, buf, len, pos);
 		kvfree(buf);
 		if (err)
 			return err;
@@ -474,7 +486,6 @@ static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 	loff_t isize = i_size_read(inode);
 	u32 g = pos >> cow->shift;
 	size_t len;
-	ssize_t done;
 	char *kaddr;
 	int err = 0;
 
@@ -491,11 +502,9 @@ static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 			return err;
 	}
 	kaddr = kmap_local_folio(folio, 0);
-	done = kernel_write(cow->upper, kaddr, len, &pos);
+	err = lfs_upper_write(cow->upper, kaddr, len, pos);
 	kunmap_local(kaddr);
-	if (done < 0)
-		return done;
-	return done == len ? 0 : -EIO;
+	return err;
 }
 
 static int lfs_cow_writepages(struct address_space *mapping,

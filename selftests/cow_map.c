@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -201,6 +202,81 @@ TEST_F(map, a_vanished_origin_is_eio)
 {
 	ASSERT_EQ(0, unlink(lfs_in_layer(&self->u.s, 0, "f")));
 	expect_eio(_metadata, &self->u);
+}
+
+/*
+ * An upper filesystem that fills up in the middle of copy-on-write: the
+ * error reaches fsync, and every granule reads afterwards either what was
+ * written or what the lower file had, never zeros or garbage; the lower
+ * layer is untouched.
+ */
+TEST(enospc_in_the_middle_of_copy_on_write_loses_nothing_else)
+{
+	static const off_t stride = 64 * 1024, big = 16 * 1024 * 1024;
+	struct lfs_upper u;
+	char small[PATH_MAX], buf[4096], want[4096];
+	int fd, i, n = big / stride, err = 0;
+
+	LFS_REQUIRE_UPPER_ENV();
+	if (lfs_is_overlay())
+		SKIP(return, "layerfs's copy-on-write");
+	ASSERT_EQ(0, lfs_private_mount_ns());
+	ASSERT_EQ(0, lfs_upper_init(&u, "cow_enospc"));
+	ASSERT_NE(NULL, lfs_stack_add(&u.s, LFS_ENTRIES("f", "other=x")));
+	ASSERT_EQ(0, lfs_write_pattern(lfs_in_layer(&u.s, 0, "f"), big, 7));
+	/* 2 MiB of upper space for 16 MiB worth of granules. */
+	snprintf(small, sizeof(small), "%.4000s/small", u.s.dir);
+	ASSERT_EQ(0, mkdir(small, 0755));
+	ASSERT_EQ(0, mount("none", small, "tmpfs", 0, "size=2m"));
+	snprintf(u.upper, sizeof(u.upper), "%.4000s/upper", small);
+	snprintf(u.work, sizeof(u.work), "%.4000s/work", small);
+	ASSERT_EQ(0, mkdir(u.upper, 0755));
+	ASSERT_EQ(0, mkdir(u.work, 0755));
+	u.cow_block = stride;
+	ASSERT_EQ(0, lfs_upper_mount(&u)) {
+		TH_LOG("%s", u.s.log);
+	}
+
+	fd = open(lfs_at(&u.s, "f"), O_RDWR);
+	ASSERT_LE(0, fd);
+	memset(buf, 0xee, sizeof(buf));
+	for (i = 0; i < n; i++) {
+		/* Buffered: the error can come now or at fsync. */
+		if (pwrite(fd, buf, 100, (off_t)i * stride + 5) != 100) {
+			err = errno;
+			break;
+		}
+	}
+	if (!err && fsync(fd))
+		err = errno;
+	close(fd);
+	EXPECT_EQ(ENOSPC, err) {
+		TH_LOG("writes into 16 MiB of granules on a 2 MiB upper: %s",
+		       err ? strerror(err) : "no error");
+	}
+
+	ASSERT_EQ(0, lfs_upper_cycle(&u));
+	for (i = 0; i < n; i++) {
+		off_t off = (off_t)i * stride;
+
+		ASSERT_EQ((ssize_t)sizeof(buf),
+			  lfs_pread_file(lfs_at(&u.s, "f"), buf, sizeof(buf), off));
+		lfs_pattern(want, off, sizeof(want), 7);
+		/* the lower bytes, or the 100 written ones at +5 */
+		if (memcmp(buf, want, sizeof(want))) {
+			memset(want + 5, 0xee, 100);
+			EXPECT_EQ(0, memcmp(buf, want, sizeof(want))) {
+				TH_LOG("granule %d reads neither old nor new data", i);
+				break;
+			}
+		}
+	}
+	EXPECT_EQ(1, lfs_pread_file(lfs_at(&u.s, "other"), buf, 1, 0));
+	lfs_pattern(want, 0, sizeof(want), 7);
+	ASSERT_EQ((ssize_t)sizeof(buf),
+		  lfs_pread_file(lfs_in_layer(&u.s, 0, "f"), buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, want, sizeof(want)));
+	lfs_stack_remove(&u.s);
 }
 
 TEST_HARNESS_MAIN
