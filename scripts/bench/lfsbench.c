@@ -35,6 +35,8 @@
  *   lfsbench randwrite PATH SECS SEED 4 KiB pwrites at random 4 KiB-aligned
  *                                     offsets, fsync every 64, for SECS
  *                                     seconds; prints "OPS SECONDS"
+ *   lfsbench touch PATH STEP          write one byte (the byte already
+ *                                     there) every STEP bytes, then fsync
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -886,6 +888,25 @@ static int cmd_randwrite(const char *path, double secs, uint64_t seed)
 	return 0;
 }
 
+static int cmd_touch(const char *path, long long step)
+{
+	struct stat st;
+	off_t off;
+	char c;
+	int fd;
+
+	fd = open(path, O_RDWR);
+	if (fd < 0 || fstat(fd, &st) || step <= 0)
+		die("open %s", path);
+	for (off = 0; off < st.st_size; off += step) {
+		if (pread(fd, &c, 1, off) != 1 || pwrite(fd, &c, 1, off) != 1)
+			die("touch %s", path);
+	}
+	if (fsync(fd) || close(fd))
+		die("fsync %s", path);
+	return 0;
+}
+
 static void usage(void)
 {
 	fputs("usage: lfsbench mkfile PATH MIB | read PATH | readmulti PATH... |\n"
@@ -893,7 +914,7 @@ static void usage(void)
 	      "       walk [-n] DIR | paths DIR | statlist DIR LIST | mktree DIR NLAYERS NBASE SEED |\n"
 	      "       ovlconvert SRC DST | drop 1|2|3 |\n"
 	      "       cachegrow LOWER FILE... | firstwrite PATH OFF |\n"
-	      "       randwrite PATH SECS SEED\n", stderr);
+	      "       randwrite PATH SECS SEED | touch PATH STEP\n", stderr);
 	exit(2);
 }
 
@@ -931,6 +952,8 @@ int main(int argc, char **argv)
 		return cmd_cachegrow(argv[2], argc - 3, argv + 3);
 	if (!strcmp(cmd, "firstwrite") && argc == 4)
 		return cmd_firstwrite(argv[2], atoll(argv[3]));
+	if (!strcmp(cmd, "touch") && argc == 4)
+		return cmd_touch(argv[2], atoll(argv[3]));
 	if (!strcmp(cmd, "randwrite") && argc == 5)
 		return cmd_randwrite(argv[2], atof(argv[3]),
 				     strtoull(argv[4], NULL, 0));
