@@ -279,6 +279,19 @@ static int lfs_cow_reserve(struct lfs_cow *cow)
 	return 0;
 }
 
+/* Mark granule @g present; takes cow->lock itself. */
+static int lfs_cow_mark(struct lfs_cow *cow, u32 g)
+{
+	int err = lfs_cow_reserve(cow);
+
+	if (err)
+		return err;
+	spin_lock(&cow->lock);
+	err = lfs_map_add(cow, g, 1);
+	spin_unlock(&cow->lock);
+	return err;
+}
+
 static void lfs_cow_attach(struct inode *inode, struct lfs_cow *cow)
 {
 	/* Pairs with smp_load_acquire() in lfs_cow(). */
@@ -470,13 +483,7 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
 		atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
 		atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
 	}
-	err = lfs_cow_reserve(cow);
-	if (err)
-		return err;
-	spin_lock(&cow->lock);
-	err = lfs_map_add(cow, g, 1);
-	spin_unlock(&cow->lock);
-	return err;
+	return lfs_cow_mark(cow, g);
 }
 
 static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
@@ -712,14 +719,8 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 		loff_t gs = (loff_t)g << cow->shift;
 		loff_t ge = gs + ((loff_t)1 << cow->shift);
 
-		if (gs >= offset && ge <= end && !lfs_granule_present(cow, g)) {
-			err = lfs_cow_reserve(cow);
-			if (!err) {
-				spin_lock(&cow->lock);
-				err = lfs_map_add(cow, g, 1);
-				spin_unlock(&cow->lock);
-			}
-		}
+		if (gs >= offset && ge <= end && !lfs_granule_present(cow, g))
+			err = lfs_cow_mark(cow, g);
 	}
 	mutex_unlock(&cow->fill_mutex);
 	/*

@@ -47,25 +47,37 @@ static int lfs_lower_visible(struct inode *dir, const struct qstr *name)
 	return 0;
 }
 
+/*
+ * ".wh.NAME" in the upper directory @udir, which the caller locked: a
+ * dentry, NULL if NAME is too long to have one, or an ERR_PTR.
+ */
+static struct dentry *lfs_lookup_upper_wh(struct lfs_fs *ofs,
+					  struct dentry *udir,
+					  const struct qstr *name)
+{
+	char whname[NAME_MAX + 1];
+	unsigned int len = lfs_wh_name(whname, name);
+
+	if (!len)
+		return NULL;
+	return lookup_one(mnt_idmap(ofs->upper_mnt), whname, udir, len);
+}
+
 /* Write ".wh.NAME" in the upper directory @udir, which the caller locked. */
 static int lfs_make_whiteout(struct lfs_fs *ofs, struct dentry *udir,
 			     const struct qstr *name)
 {
-	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
-	char whname[NAME_MAX + 1];
-	struct dentry *wh;
+	struct dentry *wh = lfs_lookup_upper_wh(ofs, udir, name);
 	int err = 0;
 
 	/* No OCI whiteout can name it; refuse rather than expose lower. */
-	if (name->len + LAYERFS_WH_PREFIX_LEN > NAME_MAX)
+	if (!wh)
 		return -ENAMETOOLONG;
-	memcpy(whname, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
-	memcpy(whname + LAYERFS_WH_PREFIX_LEN, name->name, name->len);
-	wh = lookup_one(idmap, whname, udir, name->len + LAYERFS_WH_PREFIX_LEN);
 	if (IS_ERR(wh))
 		return PTR_ERR(wh);
 	if (d_is_negative(wh))
-		err = vfs_create(idmap, d_inode(udir), wh, S_IFREG | 0, true);
+		err = vfs_create(mnt_idmap(ofs->upper_mnt), d_inode(udir), wh,
+				 S_IFREG | 0, true);
 	dput(wh);
 	return err;
 }
@@ -102,23 +114,17 @@ static int lfs_make_opaque(struct lfs_fs *ofs, struct dentry *udir)
 static int lfs_replace_whiteout(struct lfs_fs *ofs, struct dentry *udir,
 				struct dentry *newd, const struct qstr *name)
 {
-	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
-	char whname[NAME_MAX + 1];
-	struct dentry *wh;
+	struct dentry *wh = lfs_lookup_upper_wh(ofs, udir, name);
 	int err = 0;
 
-	if (name->len + LAYERFS_WH_PREFIX_LEN > NAME_MAX)
-		return 0;
-	memcpy(whname, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
-	memcpy(whname + LAYERFS_WH_PREFIX_LEN, name->name, name->len);
-	wh = lookup_one(idmap, whname, udir, name->len + LAYERFS_WH_PREFIX_LEN);
-	if (IS_ERR(wh))
-		return PTR_ERR(wh);
+	if (IS_ERR_OR_NULL(wh))
+		return PTR_ERR_OR_ZERO(wh);
 	if (d_is_positive(wh)) {
 		if (d_is_dir(newd))
 			err = lfs_make_opaque(ofs, newd);
 		if (!err)
-			err = vfs_unlink(idmap, d_inode(udir), wh, NULL);
+			err = vfs_unlink(mnt_idmap(ofs->upper_mnt),
+					 d_inode(udir), wh, NULL);
 	}
 	dput(wh);
 	return err;

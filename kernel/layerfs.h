@@ -177,6 +177,21 @@ static inline bool lfs_is_wh_name(const char *name, unsigned int len)
 	       !memcmp(name, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
 }
 
+/*
+ * Write ".wh.NAME" for @name into @buf (NAME_MAX + 1 bytes).  Returns its
+ * length, or 0 if it would be longer than NAME_MAX: no whiteout can name
+ * such a name.
+ */
+static inline unsigned int lfs_wh_name(char *buf, const struct qstr *name)
+{
+	if (name->len + LAYERFS_WH_PREFIX_LEN > NAME_MAX)
+		return 0;
+	memcpy(buf, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
+	memcpy(buf + LAYERFS_WH_PREFIX_LEN, name->name, name->len);
+	buf[name->len + LAYERFS_WH_PREFIX_LEN] = '\0';
+	return name->len + LAYERFS_WH_PREFIX_LEN;
+}
+
 /* super.c */
 extern struct file_system_type lfs_fs_type;
 int lfs_fill_super(struct super_block *sb, struct fs_context *fc);

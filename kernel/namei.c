@@ -61,17 +61,13 @@ int lfs_has_whiteout(const struct lfs_layer *layer, struct dentry *parent,
 		     const struct qstr *name)
 {
 	char whname[NAME_MAX + 1];
+	unsigned int len = lfs_wh_name(whname, name);
 	struct dentry *wh;
 	int found;
 
-	/* No whiteout can exist for a name too long to carry the prefix. */
-	if (name->len + LAYERFS_WH_PREFIX_LEN > NAME_MAX)
+	if (!len)
 		return 0;
-
-	memcpy(whname, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
-	memcpy(whname + LAYERFS_WH_PREFIX_LEN, name->name, name->len);
-	wh = lookup_one_unlocked(lfs_layer_idmap(layer), whname, parent,
-				 name->len + LAYERFS_WH_PREFIX_LEN);
+	wh = lookup_one_unlocked(lfs_layer_idmap(layer), whname, parent, len);
 	if (IS_ERR(wh))
 		return PTR_ERR(wh);
 	found = d_is_positive(wh);

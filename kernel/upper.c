@@ -56,6 +56,75 @@ static struct mnt_idmap *lfs_upper_idmap(struct lfs_fs *ofs)
 	return mnt_idmap(ofs->upper_mnt);
 }
 
+/* --- the work directory ------------------------------------------------ */
+
+/*
+ * Create a temporary object in the work directory.  Returns it, or an
+ * ERR_PTR.  @link is the target of a symlink.
+ */
+static struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode,
+				      dev_t rdev, const char *link)
+{
+	struct inode *wdir = d_inode(ofs->workdir);
+	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
+	struct dentry *tmp;
+	char name[32];
+	int err;
+
+	snprintf(name, sizeof(name), "#lfs-%x",
+		 atomic_inc_return(&ofs->tmp_next));
+	inode_lock_nested(wdir, I_MUTEX_PARENT);
+	tmp = lookup_one(idmap, name, ofs->workdir, strlen(name));
+	if (IS_ERR(tmp))
+		goto out;
+	err = -EEXIST;
+	if (d_is_positive(tmp))
+		goto out_err;
+
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		err = vfs_mkdir(idmap, wdir, tmp, (mode & 07777) | 0700);
+		break;
+	case S_IFREG:
+		err = vfs_create(idmap, wdir, tmp, (mode & 07777) | 0600,
+				 true);
+		break;
+	case S_IFLNK:
+		err = vfs_symlink(idmap, wdir, tmp, link);
+		break;
+	default:
+		err = vfs_mknod(idmap, wdir, tmp, mode, rdev);
+		break;
+	}
+	/* Some filesystems leave the dentry unhashed; look it up again. */
+	if (!err && d_unhashed(tmp))
+		err = -ESTALE;
+	if (err)
+		goto out_err;
+	goto out;
+
+out_err:
+	dput(tmp);
+	tmp = ERR_PTR(err);
+out:
+	inode_unlock(wdir);
+	return tmp;
+}
+
+static void lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp)
+{
+	struct inode *wdir = d_inode(ofs->workdir);
+
+	inode_lock_nested(wdir, I_MUTEX_PARENT);
+	if (tmp->d_parent == ofs->workdir && d_is_positive(tmp)) {
+		if (d_is_dir(tmp))
+			vfs_rmdir(lfs_upper_idmap(ofs), wdir, tmp);
+		else
+			vfs_unlink(lfs_upper_idmap(ofs), wdir, tmp, NULL);
+	}
+	inode_unlock(wdir);
+}
+
 /* --- mount-time setup ----------------------------------------------------- */
 
 static bool lfs_is_inuse(struct lfs_fs *ofs, struct dentry *d)
@@ -72,39 +141,25 @@ static bool lfs_is_inuse(struct lfs_fs *ofs, struct dentry *d)
 /* A probe of what the upper filesystem must support, in the work dir. */
 static int lfs_check_upper_fs(struct fs_context *fc, struct lfs_fs *ofs)
 {
-	struct inode *wdir = d_inode(ofs->workdir);
-	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
 	struct dentry *probe;
-	char name[32];
 	int err;
 
-	snprintf(name, sizeof(name), "#lfs-probe-%x",
-		 atomic_inc_return(&ofs->tmp_next));
-	inode_lock_nested(wdir, I_MUTEX_PARENT);
-	probe = lookup_one(idmap, name, ofs->workdir, strlen(name));
+	probe = lfs_create_temp(ofs, S_IFREG | 0600, 0, NULL);
 	if (IS_ERR(probe)) {
-		err = PTR_ERR(probe);
-		goto out_unlock;
-	}
-	err = vfs_create(idmap, wdir, probe, S_IFREG | 0600, true);
-	if (err) {
-		errorfc(fc, "workdir '%s': cannot create a file: %d",
-			ofs->work_name, err);
-		goto out_dput;
+		errorfc(fc, "workdir '%s': cannot create a file: %ld",
+			ofs->work_name, PTR_ERR(probe));
+		return PTR_ERR(probe);
 	}
 	/* Whiteout-free OCI diffs need nothing else, but origins need xattrs. */
-	err = vfs_setxattr(idmap, probe, LAYERFS_XATTR_PREFIX "probe", "1", 1,
-			   0);
+	err = vfs_setxattr(lfs_upper_idmap(ofs), probe,
+			   LAYERFS_XATTR_PREFIX "probe", "1", 1, 0);
 	if (err) {
 		errorfc(fc, "upperdir '%s': the filesystem does not support trusted.* xattrs (%d)",
 			ofs->upper_name, err);
 		err = -EINVAL;
 	}
-	vfs_unlink(idmap, wdir, probe, NULL);
-out_dput:
+	lfs_cleanup_temp(ofs, probe);
 	dput(probe);
-out_unlock:
-	inode_unlock(wdir);
 	return err;
 }
 
@@ -300,73 +355,6 @@ static int lfs_set_attrs(struct lfs_fs *ofs, struct dentry *upper,
 	}
 	inode_unlock(inode);
 	return err;
-}
-
-/*
- * Create a temporary object in the work directory.  Returns it, or an
- * ERR_PTR.  @link is the target of a symlink.
- */
-static struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode,
-				      dev_t rdev, const char *link)
-{
-	struct inode *wdir = d_inode(ofs->workdir);
-	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
-	struct dentry *tmp;
-	char name[32];
-	int err;
-
-	snprintf(name, sizeof(name), "#lfs-%x",
-		 atomic_inc_return(&ofs->tmp_next));
-	inode_lock_nested(wdir, I_MUTEX_PARENT);
-	tmp = lookup_one(idmap, name, ofs->workdir, strlen(name));
-	if (IS_ERR(tmp))
-		goto out;
-	err = -EEXIST;
-	if (d_is_positive(tmp))
-		goto out_err;
-
-	switch (mode & S_IFMT) {
-	case S_IFDIR:
-		err = vfs_mkdir(idmap, wdir, tmp, (mode & 07777) | 0700);
-		break;
-	case S_IFREG:
-		err = vfs_create(idmap, wdir, tmp, (mode & 07777) | 0600,
-				 true);
-		break;
-	case S_IFLNK:
-		err = vfs_symlink(idmap, wdir, tmp, link);
-		break;
-	default:
-		err = vfs_mknod(idmap, wdir, tmp, mode, rdev);
-		break;
-	}
-	/* Some filesystems leave the dentry unhashed; look it up again. */
-	if (!err && d_unhashed(tmp))
-		err = -ESTALE;
-	if (err)
-		goto out_err;
-	goto out;
-
-out_err:
-	dput(tmp);
-	tmp = ERR_PTR(err);
-out:
-	inode_unlock(wdir);
-	return tmp;
-}
-
-static void lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp)
-{
-	struct inode *wdir = d_inode(ofs->workdir);
-
-	inode_lock_nested(wdir, I_MUTEX_PARENT);
-	if (tmp->d_parent == ofs->workdir && d_is_positive(tmp)) {
-		if (d_is_dir(tmp))
-			vfs_rmdir(lfs_upper_idmap(ofs), wdir, tmp);
-		else
-			vfs_unlink(lfs_upper_idmap(ofs), wdir, tmp, NULL);
-	}
-	inode_unlock(wdir);
 }
 
 /*
