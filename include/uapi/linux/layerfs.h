@@ -3,7 +3,7 @@
  * layerfs: numbers shared by the kernel module and userspace.
  *
  * This header is the one place where layerfs's on-disk names, limits and
- * (later) netlink numbers are defined; kernel and tools both include it.
+ * netlink numbers are defined; kernel and tools both include it.
  */
 #ifndef _UAPI_LINUX_LAYERFS_H
 #define _UAPI_LINUX_LAYERFS_H
@@ -98,5 +98,83 @@ struct layerfs_map_run {
 	__le32 start;		/* first granule */
 	__le32 len;		/* granules */
 };
+
+/*
+ * Generic netlink family "layerfs": the module and the daemon (layerd).
+ *
+ * The daemon sends REGISTER on its socket; the module remembers that
+ * socket's port and forgets it when the socket closes.  A mount naming
+ * image=REF makes the module send RESOLVE to that port; the daemon
+ * answers with RESOLVE_REPLY on the same socket: the status, and on
+ * success the image digest and the layer directories, top first.  MOUNTS
+ * (dump) lists every layerfs mount, one message per mount; STATUS reports
+ * the registration and the counters.  There is no multicast group: the
+ * daemon and layerctl ask MOUNTS when they need to know, which is what gc
+ * needs and never misses an event.
+ *
+ * Every command needs CAP_NET_ADMIN (EPERM otherwise).  Strings are
+ * NUL-terminated; the _MAX lengths include the NUL.
+ */
+#define LAYERFS_GENL_NAME	"layerfs"
+#define LAYERFS_GENL_VERSION	1
+
+enum layerfs_cmd {
+	LAYERFS_CMD_UNSPEC,
+	LAYERFS_CMD_REGISTER,		/* daemon -> kernel */
+	LAYERFS_CMD_UNREGISTER,		/* daemon -> kernel */
+	LAYERFS_CMD_RESOLVE,		/* kernel -> daemon */
+	LAYERFS_CMD_RESOLVE_REPLY,	/* daemon -> kernel */
+	LAYERFS_CMD_MOUNTS,		/* dump: one message per mount */
+	LAYERFS_CMD_STATUS,		/* registration and counters */
+	__LAYERFS_CMD_MAX,
+};
+#define LAYERFS_CMD_MAX (__LAYERFS_CMD_MAX - 1)
+
+enum layerfs_attr {
+	LAYERFS_A_UNSPEC,
+	LAYERFS_A_PAD,
+	LAYERFS_A_REQUEST_ID,	/* u32: RESOLVE, RESOLVE_REPLY */
+	LAYERFS_A_IMAGE_REF,	/* string: RESOLVE, MOUNTS */
+	LAYERFS_A_PLATFORM,	/* string "os/arch[/variant]": RESOLVE */
+	LAYERFS_A_PULL_POLICY,	/* u8 enum layerfs_pull: RESOLVE */
+	LAYERFS_A_TIMEOUT_MS,	/* u32: RESOLVE, the mount's deadline */
+	LAYERFS_A_STATUS,	/* u32 errno, 0 = success: RESOLVE_REPLY */
+	LAYERFS_A_ERROR_TEXT,	/* string: RESOLVE_REPLY on failure */
+	LAYERFS_A_IMAGE_DIGEST,	/* string "sha256:HEX": RESOLVE_REPLY, MOUNTS */
+	LAYERFS_A_LAYER,	/* string, repeated, top first: RESOLVE_REPLY, MOUNTS */
+	LAYERFS_A_MOUNT_ID,	/* u64, unique per module load: MOUNTS */
+	LAYERFS_A_DEV,		/* u32 st_dev (new_encode_dev): MOUNTS */
+	LAYERFS_A_UPPERDIR,	/* string: MOUNTS */
+	LAYERFS_A_WORKDIR,	/* string: MOUNTS */
+	LAYERFS_A_COW_BLOCK,	/* u32: MOUNTS */
+	LAYERFS_A_COW_FILES,	/* u64: MOUNTS */
+	LAYERFS_A_COW_GRANULES,	/* u64: MOUNTS */
+	LAYERFS_A_COW_BYTES,	/* u64: MOUNTS */
+	LAYERFS_A_COW_WHOLE_BYTES, /* u64: MOUNTS */
+	LAYERFS_A_DAEMON_PID,	/* u32, 0 = none: STATUS */
+	LAYERFS_A_PENDING,	/* u32 requests waiting for a reply: STATUS */
+	LAYERFS_A_REQUESTS,	/* u64 RESOLVE sent: STATUS */
+	LAYERFS_A_REJECTED,	/* u64 replies rejected: STATUS */
+	__LAYERFS_A_MAX,
+};
+#define LAYERFS_A_MAX (__LAYERFS_A_MAX - 1)
+
+/* pull= of an image mount: what the daemon may fetch from the registry. */
+enum layerfs_pull {
+	LAYERFS_PULL_MISSING,	/* pull what the store lacks (default) */
+	LAYERFS_PULL_NEVER,	/* use the store only */
+	LAYERFS_PULL_ALWAYS,	/* ask the registry for the tag each time */
+	__LAYERFS_PULL_MAX,
+};
+
+#define LAYERFS_IMAGE_REF_MAX		1024
+#define LAYERFS_PLATFORM_MAX		64
+#define LAYERFS_DIGEST_MAX		136	/* "sha512:" + 128 hex + NUL */
+#define LAYERFS_ERROR_TEXT_MAX		512
+#define LAYERFS_LAYER_PATH_MAX		4096	/* PATH_MAX */
+
+/* resolve_timeout= of an image mount, seconds. */
+#define LAYERFS_RESOLVE_TIMEOUT_DEFAULT	300U
+#define LAYERFS_RESOLVE_TIMEOUT_MAX	3600U
 
 #endif /* _UAPI_LINUX_LAYERFS_H */
