@@ -60,6 +60,13 @@ struct lfs_fs {
 	unsigned int ino_shift;
 	u64 ino_overflow_tag;
 	atomic64_t ino_overflow_next;
+	/* image= mounts: the reference and what layerd resolved it to. */
+	char *image_ref;
+	char *image_digest;
+	/* On the MOUNTS list of genl.c from fill_super to kill_sb. */
+	struct list_head mounts;
+	u64 mount_id;
+	struct super_block *sb;
 };
 
 /* A real object in one layer. */
@@ -210,11 +217,25 @@ struct lfs_fs_context {
 	unsigned int cow_block;
 	bool seen_lowerdir;
 	bool seen_lowerdir_plus;
+	char *image;			/* image=, resolved by layerd */
+	unsigned int pull;		/* enum layerfs_pull */
+	unsigned int resolve_timeout;	/* seconds */
+	bool seen_pull;
+	bool seen_resolve_timeout;
 };
 
 int lfs_init_fs_context(struct fs_context *fc);
 extern const struct fs_parameter_spec lfs_parameter_spec[];
 int lfs_show_options(struct seq_file *m, struct dentry *dentry);
+int lfs_add_layer(struct fs_context *fc, const char *name);
+
+/* genl.c */
+int lfs_genl_resolve(struct fs_context *fc, const char *ref, u8 pull,
+		     unsigned int timeout_s, char **digest);
+void lfs_genl_mount_add(struct lfs_fs *ofs, struct super_block *sb);
+void lfs_genl_mount_del(struct lfs_fs *ofs);
+int lfs_genl_init(void);
+void lfs_genl_exit(void);
 
 /* namei.c */
 struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,

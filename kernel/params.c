@@ -23,6 +23,16 @@ enum lfs_opt {
 	LFS_OPT_UPPERDIR,
 	LFS_OPT_WORKDIR,
 	LFS_OPT_COW_BLOCK,
+	LFS_OPT_IMAGE,
+	LFS_OPT_PULL,
+	LFS_OPT_RESOLVE_TIMEOUT,
+};
+
+static const struct constant_table lfs_pull_policies[] = {
+	{ "missing",	LAYERFS_PULL_MISSING },
+	{ "never",	LAYERFS_PULL_NEVER },
+	{ "always",	LAYERFS_PULL_ALWAYS },
+	{}
 };
 
 const struct fs_parameter_spec lfs_parameter_spec[] = {
@@ -31,6 +41,9 @@ const struct fs_parameter_spec lfs_parameter_spec[] = {
 	fsparam_string("upperdir", LFS_OPT_UPPERDIR),
 	fsparam_string("workdir", LFS_OPT_WORKDIR),
 	fsparam_string("cow_block", LFS_OPT_COW_BLOCK),
+	fsparam_string("image", LFS_OPT_IMAGE),
+	fsparam_enum("pull", LFS_OPT_PULL, lfs_pull_policies),
+	fsparam_u32("resolve_timeout", LFS_OPT_RESOLVE_TIMEOUT),
 	{}
 };
 
@@ -76,7 +89,7 @@ static bool lfs_dentry_weird(struct dentry *dentry)
 }
 
 /* Resolve one layer path and append it below the layers given so far. */
-static int lfs_add_layer(struct fs_context *fc, const char *name)
+int lfs_add_layer(struct fs_context *fc, const char *name)
 {
 	struct lfs_fs_context *ctx = fc->fs_private;
 	struct path path;
@@ -308,12 +321,66 @@ static int lfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 				     &ctx->work, &ctx->work_name);
 	case LFS_OPT_COW_BLOCK:
 		return lfs_parse_cow_block(fc, param->string);
+	case LFS_OPT_IMAGE:
+		if (strlen(param->string) >= LAYERFS_IMAGE_REF_MAX)
+			return invalfc(fc, "image reference longer than %d bytes",
+				       LAYERFS_IMAGE_REF_MAX - 1);
+		kfree(ctx->image);
+		ctx->image = param->string;
+		param->string = NULL;
+		return 0;
+	case LFS_OPT_PULL:
+		ctx->pull = result.uint_32;
+		ctx->seen_pull = true;
+		return 0;
+	case LFS_OPT_RESOLVE_TIMEOUT:
+		if (!result.uint_32 ||
+		    result.uint_32 > LAYERFS_RESOLVE_TIMEOUT_MAX)
+			return invalfc(fc, "resolve_timeout %u: need 1 to %u seconds",
+				       result.uint_32,
+				       LAYERFS_RESOLVE_TIMEOUT_MAX);
+		ctx->resolve_timeout = result.uint_32;
+		ctx->seen_resolve_timeout = true;
+		return 0;
 	}
 	return -EINVAL;
 }
 
+/* image=REF: the layers come from layerd instead of lowerdir=. */
+static int lfs_get_image(struct fs_context *fc)
+{
+	struct lfs_fs_context *ctx = fc->fs_private;
+	struct lfs_fs *ofs = fc->s_fs_info;
+	char *digest = NULL;
+	int err;
+
+	if (!ctx->image) {
+		if (ctx->seen_pull || ctx->seen_resolve_timeout)
+			return invalfc(fc, "pull= and resolve_timeout= need image=");
+		return 0;
+	}
+	if (ctx->seen_lowerdir || ctx->seen_lowerdir_plus)
+		return invalfc(fc, "image= and lowerdir= cannot be combined");
+	if (!*ctx->image)
+		return invalfc(fc, "empty image reference");
+
+	err = lfs_genl_resolve(fc, ctx->image, ctx->pull,
+			       ctx->resolve_timeout, &digest);
+	if (err)
+		return err;
+	ofs->image_ref = ctx->image;
+	ctx->image = NULL;
+	ofs->image_digest = digest;
+	return 0;
+}
+
 static int lfs_get_tree(struct fs_context *fc)
 {
+	int err;
+
+	err = lfs_get_image(fc);
+	if (err)
+		return err;
 	return get_tree_nodev(fc, lfs_fill_super);
 }
 
@@ -327,6 +394,7 @@ static void lfs_free_fc(struct fs_context *fc)
 		lfs_ctx_reset_rwdir(&ctx->work, &ctx->work_name);
 		kfree(ctx->lower);
 		kfree(ctx->names);
+		kfree(ctx->image);
 		kfree(ctx);
 	}
 	/* Still set if the superblock was never created. */
@@ -370,6 +438,8 @@ int lfs_init_fs_context(struct fs_context *fc)
 	fc->s_fs_info = ofs;
 	fc->ops = &lfs_context_ops;
 	ctx->cow_block = LAYERFS_COW_BLOCK_DEFAULT;
+	ctx->pull = LAYERFS_PULL_MISSING;
+	ctx->resolve_timeout = LAYERFS_RESOLVE_TIMEOUT_DEFAULT;
 	return 0;
 }
 
@@ -378,6 +448,10 @@ int lfs_show_options(struct seq_file *m, struct dentry *dentry)
 	struct lfs_fs *ofs = LFS_FS(dentry->d_sb);
 	unsigned int i;
 
+	if (ofs->image_ref) {
+		seq_puts(m, ",image=");
+		seq_escape(m, ofs->image_ref, ", \t\n\\");
+	}
 	seq_puts(m, ",lowerdir=");
 	for (i = 0; i < ofs->num_layers; i++) {
 		if (i)

@@ -29,6 +29,8 @@ void lfs_free_fs(struct lfs_fs *ofs)
 		kfree(ofs->layers[i].name);
 	}
 	kfree(ofs->layers);
+	kfree(ofs->image_ref);
+	kfree(ofs->image_digest);
 	if (ofs->creator_cred)
 		put_cred(ofs->creator_cred);
 	kfree(ofs);
@@ -242,6 +244,7 @@ int lfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_root = d_make_root(root);
 	if (!sb->s_root)
 		return -ENOMEM;
+	lfs_genl_mount_add(ofs, sb);
 	return 0;
 }
 
@@ -249,6 +252,7 @@ static void lfs_kill_sb(struct super_block *sb)
 {
 	struct lfs_fs *ofs = LFS_FS(sb);
 
+	lfs_genl_mount_del(ofs);
 	/* Inodes, which hold real dentries, go before the layer mounts. */
 	kill_anon_super(sb);
 	lfs_free_fs(ofs);
@@ -270,15 +274,25 @@ static int __init lfs_init(void)
 	err = lfs_init_inode_cache();
 	if (err)
 		return err;
+	err = lfs_genl_init();
+	if (err)
+		goto out_cache;
 	err = register_filesystem(&lfs_fs_type);
 	if (err)
-		lfs_destroy_inode_cache();
+		goto out_genl;
+	return 0;
+
+out_genl:
+	lfs_genl_exit();
+out_cache:
+	lfs_destroy_inode_cache();
 	return err;
 }
 
 static void __exit lfs_exit(void)
 {
 	unregister_filesystem(&lfs_fs_type);
+	lfs_genl_exit();
 	lfs_destroy_inode_cache();
 }
 

@@ -128,6 +128,7 @@ enum layerfs_cmd {
 	LAYERFS_CMD_STATUS,		/* registration and counters */
 	__LAYERFS_CMD_MAX,
 };
+
 #define LAYERFS_CMD_MAX (__LAYERFS_CMD_MAX - 1)
 
 enum layerfs_attr {
@@ -157,6 +158,7 @@ enum layerfs_attr {
 	LAYERFS_A_REJECTED,	/* u64 replies rejected: STATUS */
 	__LAYERFS_A_MAX,
 };
+
 #define LAYERFS_A_MAX (__LAYERFS_A_MAX - 1)
 
 /* pull= of an image mount: what the daemon may fetch from the registry. */
