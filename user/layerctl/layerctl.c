@@ -443,7 +443,7 @@ static int cmd_gc(struct lfs_store *s, struct opts *o, int argc)
 
 	if (argc)
 		return usage_error("gc takes no arguments");
-	if (lfs_store_gc(s, &r, &err) < 0)
+	if (lfs_store_gc(s, NULL, 0, &r, &err) < 0)
 		return fail(&err);
 	if (o->json)
 		return print_json(json_pack("{s:I, s:I, s:I, s:I, s:I}", "images", (json_int_t)r.images,
