@@ -463,7 +463,7 @@ int lfs_genl_open(struct lfs_genl **out, struct lfs_error *err)
 	g->family = genl_ctrl_resolve(g->sk, LAYERFS_GENL_NAME);
 	if (g->family < 0) {
 		if (g->family == -NLE_OBJ_NOTFOUND)
-			lfs_error_set(err, LFS_E_NOTFOUND, ENOENT,
+			lfs_error_set(err, LFS_E_NOTFOUND, 0,
 				      "the layerfs module is not loaded (no \"%s\" netlink family)",
 				      LAYERFS_GENL_NAME);
 		else
