@@ -7,7 +7,8 @@
 #   make lint       checkpatch --strict, sparse, W=1 on the module
 #   make bench      benchmarks against the bare lower fs and overlayfs
 #   make stage      install the module into $(BUILD)/stage (INSTALL_MOD_PATH)
-#   make install    module into /lib/modules/$(KVER)/updates + depmod, tools
+#   make install    module into /lib/modules/$(KVER)/updates + depmod, tools,
+#                   man pages and layerd.service (user/Makefile install)
 #   make vm-shell   interactive guest with the module loaded
 
 # Newest installed Debian 6.12 kernel unless told otherwise.
@@ -29,7 +30,7 @@ export KVER KDIR BUILD CHECK_TIMEOUT
 .PHONY: all module selftests user stage install lint check bench vm-shell clean
 all: module selftests user
 
-# Userspace (liblayerfs, layerctl): a self-contained make in user/, built in
+# Userspace (liblayerfs, layerctl, layerd): a self-contained make in user/, built in
 # its own directory so it never mixes with the kernel build's $(BUILD).
 USER_BUILD := $(BUILD)/user
 user:
@@ -122,8 +123,7 @@ stage: module
 # INSTALL_MOD_PATH is a system root (a chroot, an image): depmod -b there.
 PREFIX ?= /usr/local
 install: module user
-	install -D -m 0755 $(USER_BUILD)/layerctl $(DESTDIR)$(PREFIX)/bin/layerctl
-	install -D -m 0644 Documentation/man/layerctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/layerctl.1
+	$(MAKE) -C user BUILD=$(USER_BUILD) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) install
 	$(call modules_install,$(DESTDIR)$(INSTALL_MOD_PATH))
 ifneq ($(DESTDIR),)
 	@echo "DESTDIR install: run 'depmod $(KVER)' on the target"

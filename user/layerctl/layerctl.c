@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layerfs.h"
@@ -83,6 +85,8 @@ static void usage(FILE *out)
 		"  rm REF...      remove image references\n"
 		"  gc             remove unreferenced images, layers, objects and blobs\n"
 		"  df             bytes stored against bytes one copy per layer needs\n"
+		"  status         layerfs mounts and the daemon's registration (needs the module)\n"
+		"  mount [OPTIONS] REF DIR   mount image REF on DIR through layerd\n"
 		"\n"
 		"Options:\n"
 		"  --store DIR              store root (default $LAYERFS_STORE or %s)\n"
@@ -106,8 +110,13 @@ static void usage(FILE *out)
 		"  --retry-delay MS         first backoff (default 500, doubles)\n"
 		"  --retry-max MS           longest backoff or Retry-After (default 30000)\n"
 		"  --timeout SECONDS        abort a stalled transfer (default 60)\n"
-		"  --connect-timeout SECONDS (default 30)\n",
-		LFS_STORE_DEFAULT);
+		"  --connect-timeout SECONDS (default 30)\n"
+		"Mount options (after \"mount\"):\n"
+		"  --upper DIR --work DIR   writable mount: upper and work directories\n"
+		"  --pull missing|never|always  what layerd may fetch (default missing)\n"
+		"  --timeout SECONDS        how long the mount waits for layerd (default %u)\n"
+		"  --cow-block SIZE         copy-on-write granule, 4K to 1M (writable mounts)\n",
+		LFS_STORE_DEFAULT, LAYERFS_RESOLVE_TIMEOUT_DEFAULT);
 }
 
 static int parse_u64(const char *s, unsigned long long *out)
@@ -435,15 +444,52 @@ static int cmd_rm(struct lfs_store *s, struct opts *o, int argc, char **argv)
 	return ret;
 }
 
+/* Every layerfs mount; none when the module is not loaded. */
+static int mounted_layers(struct lfs_mount_list *mounts, struct lfs_error *err)
+{
+	struct lfs_genl *g;
+	int ret;
+
+	memset(mounts, 0, sizeof(*mounts));
+	if (lfs_genl_open(&g, err) < 0)
+		return err->kind == LFS_E_NOTFOUND ? 0 : -1;
+	ret = lfs_genl_mounts(g, mounts, err);
+	lfs_genl_close(g);
+	return ret;
+}
+
 static int cmd_gc(struct lfs_store *s, struct opts *o, int argc)
 {
 	struct lfs_gc_result r;
 	struct lfs_error err = { 0 };
 	char b[32];
 
+	struct lfs_mount_list mounts = { 0 };
+	const char **in_use = NULL;
+	size_t n = 0, i, k;
+	int ret;
+
 	if (argc)
 		return usage_error("gc takes no arguments");
-	if (lfs_store_gc(s, &r, &err) < 0)
+	if (mounted_layers(&mounts, &err) < 0) {
+		lfs_error_prefix(&err, "gc removes nothing: cannot tell which layers are mounted");
+		return fail(&err);
+	}
+	for (i = 0; i < mounts.n; i++)
+		n += mounts.v[i].n_layers;
+	in_use = calloc(n + 1, sizeof(*in_use));
+	if (!in_use) {
+		lfs_mount_list_free(&mounts);
+		fprintf(stderr, "layerctl: out of memory\n");
+		return EXIT_FAIL;
+	}
+	for (i = 0, n = 0; i < mounts.n; i++)
+		for (k = 0; k < mounts.v[i].n_layers; k++)
+			in_use[n++] = mounts.v[i].layers[k];
+	ret = lfs_store_gc(s, in_use, n, &r, &err);
+	free(in_use);
+	lfs_mount_list_free(&mounts);
+	if (ret < 0)
 		return fail(&err);
 	if (o->json)
 		return print_json(json_pack("{s:I, s:I, s:I, s:I, s:I}", "images", (json_int_t)r.images,
@@ -486,6 +532,181 @@ static int cmd_df(struct lfs_store *s, struct opts *o, int argc)
 	return EXIT_OK;
 }
 
+static void format_dev(uint32_t dev, char *buf, size_t len)
+{
+	/* the kernel's new_encode_dev */
+	snprintf(buf, len, "%u:%u", (dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+}
+
+static json_t *mount_json(const struct lfs_mount *m)
+{
+	json_t *layers = json_array();
+	char dev[32];
+	size_t i;
+
+	format_dev(m->dev, dev, sizeof(dev));
+	for (i = 0; i < m->n_layers; i++)
+		json_array_append_new(layers, json_string(m->layers[i]));
+	return json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:s?, s:s?, s:{s:I, s:I, s:I, s:I, s:I}}",
+			 "id", (json_int_t)m->id, "dev", dev, "image", m->image_ref,
+			 "digest", m->image_digest, "layers", layers, "upperdir", m->upperdir,
+			 "workdir", m->workdir, "cow", "block", (json_int_t)m->cow_block,
+			 "files", (json_int_t)m->cow_files, "granules", (json_int_t)m->cow_granules,
+			 "bytes", (json_int_t)m->cow_bytes, "whole_file_bytes",
+			 (json_int_t)m->cow_whole_bytes);
+}
+
+static void print_mount(const struct lfs_mount *m)
+{
+	char dev[32], blk[32], b[32], w[32];
+	size_t i;
+
+	format_dev(m->dev, dev, sizeof(dev));
+	printf("\nMount %llu (device %s)\n", (unsigned long long)m->id, dev);
+	if (m->image_ref)
+		printf("  Image:   %s\n  Digest:  %s\n", m->image_ref,
+		       m->image_digest ? m->image_digest : "-");
+	printf("  Layers:  %zu, top first\n", m->n_layers);
+	for (i = 0; i < m->n_layers; i++)
+		printf("    %s\n", m->layers[i]);
+	if (!m->upperdir) {
+		printf("  Upper:   none (read-only)\n");
+		return;
+	}
+	format_bytes(m->cow_block, blk, sizeof(blk));
+	format_bytes(m->cow_bytes, b, sizeof(b));
+	format_bytes(m->cow_whole_bytes, w, sizeof(w));
+	printf("  Upper:   %s\n  Work:    %s\n", m->upperdir, m->workdir ? m->workdir : "-");
+	printf("  CoW:     %llu files, %llu granules of %s: %s copied (whole files: %s)\n",
+	       (unsigned long long)m->cow_files, (unsigned long long)m->cow_granules, blk, b, w);
+}
+
+static int cmd_status(int argc, char **argv, bool json)
+{
+	struct lfs_genl_status st;
+	struct lfs_mount_list ml;
+	struct lfs_error err = { 0 };
+	struct lfs_genl *g;
+	size_t i;
+	int ret = EXIT_OK;
+
+	for (i = 0; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "--json"))
+			return usage_error("status takes no arguments but --json");
+		json = true;
+	}
+	if (lfs_genl_open(&g, &err) < 0)
+		return fail(&err);
+	if (lfs_genl_status(g, &st, &err) < 0 || lfs_genl_mounts(g, &ml, &err) < 0) {
+		lfs_genl_close(g);
+		return fail(&err);
+	}
+	lfs_genl_close(g);
+	if (json) {
+		json_t *mounts = json_array();
+
+		for (i = 0; i < ml.n; i++)
+			json_array_append_new(mounts, mount_json(&ml.v[i]));
+		ret = print_json(json_pack("{s:{s:b, s:I, s:I, s:I, s:I}, s:o}", "daemon",
+					   "registered", st.daemon_pid != 0, "pid", (json_int_t)st.daemon_pid,
+					   "pending", (json_int_t)st.pending,
+					   "requests", (json_int_t)st.requests,
+					   "rejected", (json_int_t)st.rejected, "mounts", mounts));
+	} else {
+		if (st.daemon_pid)
+			printf("Daemon:  registered, pid %u\n", st.daemon_pid);
+		else
+			printf("Daemon:  none registered (image= mounts fail)\n");
+		printf("Requests: %u pending, %llu sent, %llu replies rejected\n", st.pending,
+		       (unsigned long long)st.requests, (unsigned long long)st.rejected);
+		printf("Mounts:  %zu\n", ml.n);
+		for (i = 0; i < ml.n; i++)
+			print_mount(&ml.v[i]);
+	}
+	lfs_mount_list_free(&ml);
+	return ret;
+}
+
+/* Append ",KEY=VALUE" to the mount data; a ',' in VALUE would split it. */
+static int add_option(char *data, size_t len, const char *key, const char *value)
+{
+	size_t n = strlen(data);
+
+	if (strchr(value, ','))
+		return usage_error("%s \"%s\" contains ',', which separates mount options", key, value);
+	if (snprintf(data + n, len - n, "%s%s=%s", n ? "," : "", key, value) >= (int)(len - n))
+		return usage_error("mount options too long");
+	return -1;
+}
+
+static int cmd_mount(int argc, char **argv)
+{
+	static const struct option mopts[] = {
+		{ "upper", required_argument, NULL, 'u' },
+		{ "work", required_argument, NULL, 'w' },
+		{ "pull", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "cow-block", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *upper = NULL, *work = NULL, *pull = NULL, *timeout = NULL, *cow = NULL;
+	char data[4096] = "";	/* mount(2) reads one page of options */
+	unsigned long long v;
+	struct stat st;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", mopts, NULL)) != -1) {
+		switch (c) {
+		case 'u': upper = optarg; break;
+		case 'w': work = optarg; break;
+		case 'p': pull = optarg; break;
+		case 't': timeout = optarg; break;
+		case 'b': cow = optarg; break;
+		default: return usage_error("unknown mount option");
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		return usage_error("mount wants an image reference and a directory");
+	if (!argv[0][0] || strlen(argv[0]) >= LAYERFS_IMAGE_REF_MAX)
+		return usage_error("image reference must be 1 to %d bytes", LAYERFS_IMAGE_REF_MAX - 1);
+	if (stat(argv[1], &st) < 0) {
+		fprintf(stderr, "layerctl: mount point %s: %s\n", argv[1], strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "layerctl: mount point %s: not a directory\n", argv[1]);
+		return EXIT_FAIL;
+	}
+	if (!upper != !work)
+		return usage_error("--upper and --work go together");
+	if (cow && !upper)
+		return usage_error("--cow-block is for writable mounts (--upper, --work)");
+	if (pull && strcmp(pull, "missing") && strcmp(pull, "never") && strcmp(pull, "always"))
+		return usage_error("--pull wants missing, never or always, not \"%s\"", pull);
+	if (timeout && (parse_u64(timeout, &v) < 0 || v < 1 || v > LAYERFS_RESOLVE_TIMEOUT_MAX))
+		return usage_error("--timeout wants 1 to %u seconds, not \"%s\"",
+				   LAYERFS_RESOLVE_TIMEOUT_MAX, timeout);
+	if ((r = add_option(data, sizeof(data), "image", argv[0])) >= 0 ||
+	    (pull && (r = add_option(data, sizeof(data), "pull", pull)) >= 0) ||
+	    (timeout && (r = add_option(data, sizeof(data), "resolve_timeout", timeout)) >= 0) ||
+	    (upper && (r = add_option(data, sizeof(data), "upperdir", upper)) >= 0) ||
+	    (work && (r = add_option(data, sizeof(data), "workdir", work)) >= 0) ||
+	    (cow && (r = add_option(data, sizeof(data), "cow_block", cow)) >= 0))
+		return r;
+	if (mount("layerfs", argv[1], "layerfs", 0, data) < 0) {
+		int e = errno;
+
+		fprintf(stderr, "layerctl: mount %s on %s: %s%s\n", argv[0], argv[1], strerror(e),
+			e == ENODEV ? " (is the layerfs module loaded?)" :
+			e == EPERM ? "" : " (the kernel log says more)");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -506,6 +727,11 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* these two talk to the module only, with options of their own */
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1, o.json);
+	if (!strcmp(cmd, "mount"))
+		return cmd_mount(argc, argv);
 	/* options may also follow the command */
 	ret = parse_opts(argc, argv, &o, false);
 	if (ret >= 0)

@@ -3,7 +3,8 @@
  * Measuring the store (what one copy per layer would need against what is
  * stored) and garbage collection.  gc takes the store's exclusive lock, so it
  * never runs beside a pull; it keeps every layer, blob and object that a
- * referenced image still uses.
+ * referenced image still uses, and every layer directory a layerfs mount
+ * stacks (the caller lists those: lfs_genl_mounts), referenced or not.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,10 +54,18 @@ struct usage_ctx {
 	uint64_t unique_bytes;	/* gc: bytes only this tree holds */
 };
 
+#define INODE_KEY_SIZE 48
+
+static void inode_key(const struct stat *st, char key[INODE_KEY_SIZE])
+{
+	snprintf(key, INODE_KEY_SIZE, "%llx:%llx", (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino);
+}
+
 static void usage_fn(void *ud, const struct stat *st)
 {
 	struct usage_ctx *c = ud;
-	char key[48];
+	char key[INODE_KEY_SIZE];
 
 	if (!S_ISREG(st->st_mode))
 		return;
@@ -64,8 +73,7 @@ static void usage_fn(void *ud, const struct stat *st)
 	c->u->logical_bytes += (uint64_t)st->st_size;
 	if (st->st_nlink == 1)
 		c->unique_bytes += (uint64_t)st->st_size;
-	snprintf(key, sizeof(key), "%llx:%llx", (unsigned long long)st->st_dev,
-		 (unsigned long long)st->st_ino);
+	inode_key(st, key);
 	if (lfs_set_find(&c->inodes, key))
 		return;
 	if (!lfs_set_insert(&c->inodes, key)) {
@@ -203,9 +211,52 @@ out:
 	return ret;
 }
 
-int lfs_store_gc(struct lfs_store *s, struct lfs_gc_result *r, struct lfs_error *err)
+/*
+ * The inodes of the directories mounts stack.  Compared by inode, not by
+ * name: the module reports a layer as the mount named it, which may be a
+ * symlink or another bind of the store.  A directory that no longer exists
+ * holds nothing; any other failure to look makes gc refuse.
+ */
+static int mounted_inodes(const char *const *paths, size_t n, struct lfs_set *out,
+			  struct lfs_error *err)
 {
-	struct lfs_set keep_images = { 0 }, keep_layers = { 0 }, keep_blobs = { 0 };
+	char key[INODE_KEY_SIZE];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (stat(paths[i], &st) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return lfs_error_set(err, LFS_E_SYSTEM, errno,
+					     "layer %s of a layerfs mount: cannot tell whether it is in the store",
+					     paths[i]);
+		}
+		inode_key(&st, key);
+		if (!lfs_set_insert(out, key))
+			return lfs_oom(err);
+	}
+	return 0;
+}
+
+/* Is the store's layers/sha256/@hex a directory some mount stacks? */
+static int layer_mounted(struct lfs_store *s, const char *hex, const struct lfs_set *mounted,
+			 struct lfs_error *err)
+{
+	char p[128], key[INODE_KEY_SIZE];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "layers/sha256/%s", hex);
+	if (fstatat(lfs_store_fd(s), p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return lfs_error_set(err, LFS_E_SYSTEM, errno, "%s/%s", lfs_store_root(s), p);
+	inode_key(&st, key);
+	return lfs_set_find(mounted, key) != NULL;
+}
+
+int lfs_store_gc(struct lfs_store *s, const char *const *in_use, size_t n_in_use,
+		 struct lfs_gc_result *r, struct lfs_error *err)
+{
+	struct lfs_set keep_images = { 0 }, keep_layers = { 0 }, keep_blobs = { 0 }, mounted = { 0 };
 	char **names = NULL, **sub = NULL, d[LFS_DIGEST_SIZE + 8], p[200];
 	size_t n = 0, ns = 0, i, j;
 	int ret = -1;
@@ -217,7 +268,8 @@ int lfs_store_gc(struct lfs_store *s, struct lfs_gc_result *r, struct lfs_error 
 		return lfs_error_set(err, LFS_E_BUSY, 0,
 				     "store %s is in use by another process; try gc again later", lfs_store_root(s));
 	}
-	if (lfs_store_ref_digests(s, &keep_images, err) < 0)
+	if (mounted_inodes(in_use, n_in_use, &mounted, err) < 0 ||
+	    lfs_store_ref_digests(s, &keep_images, err) < 0)
 		goto out;
 	for (i = 0; i < keep_images.cap; i++) {
 		struct lfs_image img;
@@ -257,8 +309,14 @@ int lfs_store_gc(struct lfs_store *s, struct lfs_gc_result *r, struct lfs_error 
 	for (i = 0; i < n; i++) {
 		struct lfs_usage u = { 0 };
 		struct usage_ctx c = { .u = &u };
+		int m;
 
 		if (lfs_set_find(&keep_layers, names[i]))
+			continue;
+		m = layer_mounted(s, names[i], &mounted, err);
+		if (m < 0)
+			goto out;
+		if (m)
 			continue;
 		snprintf(d, sizeof(d), "sha256:%s", names[i]);
 		snprintf(p, sizeof(p), "layers/sha256/%s", names[i]);
@@ -318,6 +376,7 @@ out:
 	lfs_set_free(&keep_images);
 	lfs_set_free(&keep_layers);
 	lfs_set_free(&keep_blobs);
+	lfs_set_free(&mounted);
 	flock(lfs_store_fd(s), LOCK_SH);
 	return ret;
 }

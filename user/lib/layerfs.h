@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uapi/linux/layerfs.h>
+
 /* ---- errors ----------------------------------------------------------- */
 
 enum lfs_err_kind {
@@ -307,8 +309,12 @@ struct lfs_gc_result {
 	uint64_t bytes;					/* freed (file sizes) */
 };
 
-/* Remove unreferenced images, layers, objects and blobs.  Needs exclusive use. */
-int lfs_store_gc(struct lfs_store *s, struct lfs_gc_result *r, struct lfs_error *err);
+/* Remove unreferenced images, layers, objects and blobs.  Needs exclusive use.
+ * Layer directories named in @in_use (those some layerfs mount stacks, from
+ * lfs_genl_mounts) are kept even when no image references them; the
+ * comparison is by device and inode, so any path to the directory counts. */
+int lfs_store_gc(struct lfs_store *s, const char *const *in_use, size_t n_in_use,
+		 struct lfs_gc_result *r, struct lfs_error *err);
 
 /*
  * Unpack one uncompressed-or-compressed layer read from @fd into the empty
@@ -387,6 +393,90 @@ void lfs_pull_result_free(struct lfs_pull_result *r);
 
 int lfs_pull(struct lfs_store *s, const char *reference, const struct lfs_pull_opts *o,
 	     struct lfs_pull_result *r, struct lfs_error *err);
+
+/* ---- the module's generic netlink family (genl.c) ------------------------ */
+
+/*
+ * One socket to the "layerfs" family.  Not thread-safe: serialise every
+ * call on one handle.  Opening fails with LFS_E_NOTFOUND when the module is
+ * not loaded; commands need CAP_NET_ADMIN (LFS_E_AUTH otherwise).
+ */
+struct lfs_genl;
+struct nl_msg;
+struct nlmsghdr;
+
+struct lfs_resolve_request {
+	uint32_t id;
+	char ref[LAYERFS_IMAGE_REF_MAX];
+	char platform[LAYERFS_PLATFORM_MAX];	/* "" = the host's */
+	int pull;			/* enum layerfs_pull, -1 when not sent */
+	uint32_t timeout_ms;		/* the mount's deadline; 0 when not sent */
+};
+
+struct lfs_resolve_reply {
+	uint32_t id;
+	int status;			/* positive errno, 0 = success */
+	const char *error_text;		/* on failure; cut to LAYERFS_ERROR_TEXT_MAX */
+	const char *digest;		/* on success: the manifest digest */
+	const char *const *layers;	/* on success: absolute paths, top layer first */
+	size_t n_layers;
+};
+
+/* A RESOLVE from the module (validated). */
+typedef void (*lfs_resolve_fn)(void *ctx, const struct lfs_resolve_request *req);
+/* The module refused a RESOLVE_REPLY (id 0 when it cannot be told), or a
+ * RESOLVE could not be parsed (@text says why). */
+typedef void (*lfs_reply_error_fn)(void *ctx, uint32_t id, int errnum, const char *text);
+
+int lfs_genl_open(struct lfs_genl **out, struct lfs_error *err);
+void lfs_genl_close(struct lfs_genl *g);
+void lfs_genl_set_handlers(struct lfs_genl *g, lfs_resolve_fn on_resolve,
+			   lfs_reply_error_fn on_reply_error, void *ctx);
+int lfs_genl_fd(const struct lfs_genl *g);
+/* This socket becomes the daemon (LFS_E_BUSY: another one is registered). */
+int lfs_genl_register(struct lfs_genl *g, struct lfs_error *err);
+int lfs_genl_unregister(struct lfs_genl *g, struct lfs_error *err);
+/* Read one batch of waiting messages and dispatch them to the handlers. */
+int lfs_genl_receive(struct lfs_genl *g, struct lfs_error *err);
+/* Send a RESOLVE_REPLY (no ACK: a refusal reaches the reply-error handler). */
+int lfs_genl_reply(struct lfs_genl *g, const struct lfs_resolve_reply *rep, struct lfs_error *err);
+
+struct lfs_mount {
+	uint64_t id;
+	uint32_t dev;
+	char *image_ref, *image_digest;	/* NULL unless mounted with image= */
+	size_t n_layers;
+	char **layers;			/* top first, as mounted */
+	char *upperdir, *workdir;	/* NULL for a read-only mount */
+	uint32_t cow_block;
+	uint64_t cow_files, cow_granules, cow_bytes, cow_whole_bytes;
+};
+
+struct lfs_mount_list {
+	size_t n;
+	struct lfs_mount *v;
+};
+
+int lfs_genl_mounts(struct lfs_genl *g, struct lfs_mount_list *out, struct lfs_error *err);
+void lfs_mount_free(struct lfs_mount *m);
+void lfs_mount_list_free(struct lfs_mount_list *l);
+
+struct lfs_genl_status {
+	uint32_t daemon_pid;		/* 0: no daemon registered */
+	uint32_t pending;
+	uint64_t requests, rejected;
+};
+
+int lfs_genl_status(struct lfs_genl *g, struct lfs_genl_status *st, struct lfs_error *err);
+
+/* The message codecs, apart from the socket (tests, fuzzers). */
+int lfs_genl_parse_resolve(const struct nlmsghdr *nlh, struct lfs_resolve_request *req,
+			   struct lfs_error *err);
+int lfs_genl_parse_mount(const struct nlmsghdr *nlh, struct lfs_mount *m, struct lfs_error *err);
+int lfs_genl_parse_status(const struct nlmsghdr *nlh, struct lfs_genl_status *st,
+			  struct lfs_error *err);
+int lfs_genl_build_reply(int family, const struct lfs_resolve_reply *rep, struct nl_msg **out,
+			 struct lfs_error *err);
 
 /* Call once before threads exist (curl_global_init). */
 int lfs_init(struct lfs_error *err);
