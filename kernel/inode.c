@@ -364,6 +364,22 @@ static int lfs_inode_set(struct inode *inode, void *data)
 	return 0;
 }
 
+/*
+ * A lower non-directory just got its upper file: find it by that from now
+ * on.  A lookup of the name finds the upper file first, so the lower key
+ * would give a second inode (and page cache) for the same file once the
+ * dentry is gone; an unhashed inode (see lfs_iget) would never be written
+ * back.  The upper file is new, so no other inode has its key.
+ */
+void lfs_inode_rehash(struct inode *inode, struct dentry *upper)
+{
+	struct lfs_ikey key = { .real = d_inode(upper), .idx = 0 };
+
+	remove_inode_hash(inode);
+	lfs_inode_set(inode, &key);
+	__insert_inode_hash(inode, (unsigned long)key.real ^ key.idx);
+}
+
 static void lfs_put_stack(struct lfs_path *stack, unsigned int num)
 {
 	unsigned int i;
@@ -390,6 +406,7 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 	};
 	struct lfs_inode *oi;
 	struct inode *inode;
+	bool unhashed;
 	u64 ino;
 
 	if (S_ISDIR(realinode->i_mode)) {
@@ -421,11 +438,25 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 		return ERR_PTR(-EIO);
 	}
 
-	inode = iget5_locked(sb, (unsigned long)key.real ^ key.idx,
-			     lfs_inode_test, lfs_inode_set, &key);
+	/*
+	 * On a writable mount each name of a multiply-linked lower file is
+	 * its own inode: a change copies up that name alone (and
+	 * lfs_inode_rehash() then hashes it by its upper file), as overlayfs
+	 * without index=on does.  The links are mostly the store's
+	 * deduplication, not links the image had.
+	 */
+	unhashed = !upper && LFS_FS(sb)->upper_mnt && realinode->i_nlink > 1;
+	if (unhashed) {
+		inode = new_inode(sb);
+		if (inode)
+			lfs_inode_set(inode, &key);
+	} else {
+		inode = iget5_locked(sb, (unsigned long)key.real ^ key.idx,
+				     lfs_inode_test, lfs_inode_set, &key);
+	}
 	if (!inode)
 		goto out_put;
-	if (!(inode->i_state & I_NEW)) {
+	if (!unhashed && !(inode->i_state & I_NEW)) {
 		/* Another hard link of the same file: already set up. */
 		dput(upper);
 		lfs_put_stack(stack, num);
@@ -452,7 +483,8 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 			return ERR_PTR(err);
 		}
 	}
-	unlock_new_inode(inode);
+	if (!unhashed)
+		unlock_new_inode(inode);
 	return inode;
 
 out_put:

@@ -253,6 +253,7 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		struct iattr *attr);
 void lfs_copyattr(struct inode *inode);
 u64 lfs_map_ino(struct lfs_fs *ofs, u64 real_ino, unsigned int idx);
+void lfs_inode_rehash(struct inode *inode, struct dentry *upper);
 struct inode *lfs_alloc_inode(struct super_block *sb);
 void lfs_destroy_inode(struct inode *inode);
 void lfs_free_inode(struct inode *inode);

@@ -116,13 +116,20 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 	/* One snapshot: a concurrent copy-up of @dir must not shift us. */
 	dirupper = lfs_upper(dir);
 	old_cred = lfs_override_creds(dir->i_sb);
-	for (i = start; i < npos; i++) {
+	for (i = 0; i < npos; i++) {
 		struct lfs_path dlp;
 		struct lfs_layer *layer;
 		struct dentry *parent;
 		struct dentry *this;
 		bool stop = false;
 
+		/*
+		 * Copy-up does not change the listing (it cannot take @dir's
+		 * lock), so a listed name may have an upper object the
+		 * listing does not record: the upper layer is always asked.
+		 */
+		if (i && i < start)
+			continue;
 		if (!lfs_dir_pos(dir, dirupper, i, &dlp))
 			continue;
 		layer = dlp.layer;
@@ -155,7 +162,8 @@ struct dentry *lfs_lookup(struct inode *dir, struct dentry *dentry,
 			stop = true;
 		}
 
-		if (!stop && i + 1 < npos) {
+		/* A listed name has no whiteout above its layer. */
+		if (!stop && i + 1 < npos && !(listed && i < start)) {
 			err = lfs_has_whiteout(layer, parent, name);
 			if (err < 0)
 				goto out_put;

@@ -488,16 +488,6 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	if (err)
 		goto out_unlock;
 
-	/*
-	 * The other names of a hard-linked lower file would keep showing the
-	 * lower file: refuse rather than split one file into two contents.
-	 */
-	if (!S_ISDIR(stat.mode) && stat.nlink > 1) {
-		pr_warn_ratelimited("layerfs: %pd has %u hard links in its layer: changing it would split them, not supported\n",
-				    dentry, stat.nlink);
-		err = -EOPNOTSUPP;
-		goto out_unlock;
-	}
 	if (no_data)
 		stat.size = 0;
 	if (S_ISLNK(stat.mode)) {
@@ -553,6 +543,8 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 		}
 	}
 	lfs_set_upper(inode, upper);
+	if (!S_ISDIR(stat.mode))
+		lfs_inode_rehash(inode, upper);
 
 out_unlock:
 	mutex_unlock(&oi->lock);
