@@ -78,12 +78,15 @@ SELFTEST_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 \
 	-isystem $(KSFT_DIR) -Iinclude -Iinclude/uapi -Iselftests -MMD -MP
 SELFTEST_LDLIBS := -lpthread
 SELFTEST_OBJS := $(patsubst selftests/%.c,$(BUILD)/selftests/obj/%.o,$(SELFTEST_SRCS)) $(SELFTEST_LIB_OBJS)
-SELFTEST_STALE := $(filter-out $(SELFTEST_BINS) $(BUILD)/selftests/obj,$(wildcard $(BUILD)/selftests/*))
+# selftests/*.sh are test scripts with TAP output, installed without the
+# suffix and run like the programs.
+SELFTEST_SCRIPTS := $(patsubst selftests/%.sh,$(BUILD)/selftests/%,$(wildcard selftests/*.sh))
+SELFTEST_STALE := $(filter-out $(SELFTEST_BINS) $(SELFTEST_SCRIPTS) $(BUILD)/selftests/obj,$(wildcard $(BUILD)/selftests/*))
 
 # Keep the objects (make would delete them as intermediates).
 .SECONDARY: $(SELFTEST_OBJS)
 
-selftests: $(LINUX_SRC_STAMP) $(SELFTEST_BINS)
+selftests: $(LINUX_SRC_STAMP) $(SELFTEST_BINS) $(SELFTEST_SCRIPTS)
 ifneq ($(SELFTEST_STALE),)
 	rm -f $(SELFTEST_STALE)
 endif
@@ -94,6 +97,9 @@ $(BUILD)/selftests/obj/%.o: selftests/%.c $(LINUX_SRC_STAMP)
 
 $(BUILD)/selftests/%: $(BUILD)/selftests/obj/%.o $(SELFTEST_LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SELFTEST_LDLIBS)
+
+$(SELFTEST_SCRIPTS): $(BUILD)/selftests/%: selftests/%.sh
+	install -D -m 0755 $< $@
 
 -include $(wildcard $(BUILD)/selftests/obj/*.d)
 
