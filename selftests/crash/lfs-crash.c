@@ -12,7 +12,8 @@
  *	partial) and MAP_SHARED, then run a seeded random sequence of
  *	pwrite, MAP_SHARED stores, fsync, fdatasync and syncfs until the
  *	machine resets: with --reset, a timer thread creates FILE and resets
- *	it (sysrq b) at a seeded moment, with writes in flight (several
+ *	it (sysrq b) at a seeded moment, or right after the first sync that
+ *	returns after that moment, with writes in flight (several
  *	writers on several stacks run at once, one of them with --reset).  With some seeds a second thread
  *	fsyncs files concurrently with the writes.  Every operation is
  *	logged in the journal J before it starts ("B ...") and after it ends
@@ -257,12 +258,13 @@ static void do_sync(char kind, int f)
 			files[f].path);
 }
 
-static void *cutter(void *arg)
+static volatile int cut_now;	/* after_sync: reset after the next sync */
+static bool after_sync;
+
+static void reset_machine(void)
 {
 	int fd;
 
-	(void)arg;
-	sleep_ms(cut_ms);
 	fd = open(reset_marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || write(fd, "sysrq b\n", 8) != 8 || close(fd))
 		die("%s: %m", reset_marker);
@@ -274,6 +276,17 @@ static void *cutter(void *arg)
 		die("/proc/sysrq-trigger: %m");
 	sleep(10);
 	die("still running 10 s after sysrq b");
+}
+
+static void *cutter(void *arg)
+{
+	(void)arg;
+	sleep_ms(cut_ms);
+	if (!after_sync)
+		reset_machine();
+	cut_now = 1;
+	for (;;)
+		pause();
 	return NULL;
 }
 
@@ -303,15 +316,22 @@ static int cmd_write(const char *mnt, const char *journal, uint64_t seed,
 		die("out of memory");
 	cut_ms = 1000 + rnd_below(&s, 4000);
 	with_syncer = rnd_below(&s, 2);
+	/*
+	 * Half of the resets come right after a sync returned, before
+	 * anything else can make its metadata durable by chance (another
+	 * fsync committing the same journal, say).
+	 */
+	after_sync = rnd_below(&s, 2);
 	syncer_seed = rng_next(&s);
 	jfd = open(journal, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
 	if (jfd < 0)
 		die("%s: %m", journal);
-	jlog(false, "H seed=%" PRIu64 " gran=%u cut_ms=%u syncer=%d", seed,
-	     gran, cut_ms, with_syncer);
+	jlog(false, "H seed=%" PRIu64 " gran=%u cut_ms=%u syncer=%d after_sync=%d",
+	     seed, gran, cut_ms, with_syncer, after_sync);
 	if (reset_marker)
-		printf("# writer: seed %" PRIu64 ", granule %u, reset after %u ms%s\n",
-		       seed, gran, cut_ms, with_syncer ? ", concurrent fsync thread" : "");
+		printf("# writer: seed %" PRIu64 ", granule %u, reset after %u ms%s%s\n",
+		       seed, gran, cut_ms, after_sync ? " right after a sync returns" : "",
+		       with_syncer ? ", concurrent fsync thread" : "");
 	else
 		printf("# writer: seed %" PRIu64 ", granule %u%s, until the reset\n",
 		       seed, gran, with_syncer ? ", concurrent fsync thread" : "");
@@ -342,6 +362,8 @@ static int cmd_write(const char *mnt, const char *journal, uint64_t seed,
 		size = files[f].size;
 		if (r >= 62 && r < 94) {
 			do_sync(r < 76 ? 'f' : r < 90 ? 'd' : 's', f);
+			if (cut_now)
+				reset_machine();
 			continue;
 		}
 		if (k == 0)
@@ -363,8 +385,11 @@ static int cmd_write(const char *mnt, const char *journal, uint64_t seed,
 			fill(buf, write_tag(seed, id), off, len);
 			write_all(wf[f].fd, buf, len, off, files[f].path);
 			jlog(false, "E %ld 0", id);
-			if (r >= 94)
+			if (r >= 94) {
 				do_sync('f', f);
+				if (cut_now)
+					reset_machine();
+			}
 		} else {
 			id = jlog(true, "m %d %lld %zu", f, (long long)off, len);
 			fill(buf, write_tag(seed, id), off, len);
