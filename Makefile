@@ -77,6 +77,7 @@ SELFTEST_BINS := $(patsubst selftests/%.c,$(BUILD)/selftests/%,$(SELFTEST_SRCS))
 SELFTEST_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 \
 	-isystem $(KSFT_DIR) -Iinclude -Iinclude/uapi -Iselftests -MMD -MP
 SELFTEST_LDLIBS := -lpthread
+CRASH_TOOL := $(BUILD)/crash/lfs-crash
 SELFTEST_OBJS := $(patsubst selftests/%.c,$(BUILD)/selftests/obj/%.o,$(SELFTEST_SRCS)) $(SELFTEST_LIB_OBJS)
 # selftests/*.sh are test scripts with TAP output, installed without the
 # suffix and run like the programs.
@@ -86,7 +87,7 @@ SELFTEST_STALE := $(filter-out $(SELFTEST_BINS) $(SELFTEST_SCRIPTS) $(BUILD)/sel
 # Keep the objects (make would delete them as intermediates).
 .SECONDARY: $(SELFTEST_OBJS)
 
-selftests: $(LINUX_SRC_STAMP) $(SELFTEST_BINS) $(SELFTEST_SCRIPTS)
+selftests: $(LINUX_SRC_STAMP) $(SELFTEST_BINS) $(SELFTEST_SCRIPTS) $(CRASH_TOOL)
 ifneq ($(SELFTEST_STALE),)
 	rm -f $(SELFTEST_STALE)
 endif
@@ -102,6 +103,12 @@ $(SELFTEST_SCRIPTS): $(BUILD)/selftests/%: selftests/%.sh
 	install -D -m 0755 $< $@
 
 -include $(wildcard $(BUILD)/selftests/obj/*.d)
+
+# The crash test's writer and checker (scripts/crash-test): not a selftest
+# program, so it lives outside $(BUILD)/selftests, where run-tests looks.
+$(CRASH_TOOL): selftests/crash/lfs-crash.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
 # --- installing the module --------------------------------------------------------
 # Debian's config has MODULE_SIG_ALL=y but the headers carry no signing key:

@@ -631,8 +631,14 @@ int lfs_cow_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 		return err;
 	old_cred = lfs_override_creds(inode->i_sb);
 	err = lfs_cow_persist(inode, cow);
+	/*
+	 * Not datasync even for fdatasync: the map xattr just written is
+	 * what makes the data readable, and fdatasync of the upper file need
+	 * not make an xattr durable (ext4 commits only up to the inode's
+	 * i_datasync_tid, which an xattr change does not move).
+	 */
 	if (!err)
-		err = vfs_fsync(cow->upper, datasync);
+		err = vfs_fsync(cow->upper, 0);
 	revert_creds(old_cred);
 	return err;
 }
