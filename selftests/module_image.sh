@@ -12,8 +12,8 @@ set -u
 
 self=$(readlink -f "$0")
 BUILD=$(dirname "$(dirname "$self")")
-LAYERD=$BUILD/user/layerd
-LAYERCTL=$BUILD/user/layerctl
+# Installed as $BUILD/selftests/module_image; the library stays in the tree.
+lib=$(dirname "$BUILD")/scripts/image-lib.sh
 
 # The store and the container's upper layer on ext4, as on a host.
 base=/run/lfs/ext4
@@ -49,74 +49,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
+[ -f "$lib" ] || skip_all "$lib not found"
+# shellcheck source=scripts/image-lib.sh
+. "$lib"
 for tool in docker-registry skopeo umoci crun python3 "$LAYERD" "$LAYERCTL"; do
 	command -v "$tool" >/dev/null || skip_all "$tool is not installed"
 done
-[ -e /sys/fs/cgroup/cgroup.controllers ] ||
-	mount -t cgroup2 cgroup2 /sys/fs/cgroup || skip_all "no cgroup2 for crun"
+need_cgroup2 || skip_all "no cgroup2 for crun"
 
 rm -rf "$W"
 mkdir -p "$W"
 
 # --- the registry and the images -------------------------------------------
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_for() {	# SECONDS CMD...: until CMD succeeds
-	local n=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
-
-REG=127.0.0.1:$(free_port)
-mkdir -p "$W/registry"
-cat >"$W/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: $W/registry/data
-http:
-  addr: $REG
-EOF
-docker-registry serve "$W/registry/config.yml" >"$W/registry/log" 2>&1 &
-REG_PID=$!
-PIDS+=("$REG_PID")
-wait_for 30 python3 -c "import urllib.request as u; u.urlopen('http://$REG/v2/', timeout=1)" ||
-	{ not_ok "registry starts" "docker-registry did not come up"; echo "1..$T_N"; exit 1; }
-
-# make_image TAG MIB: a busybox rootfs layer, then a layer with /data/big
-# (MIB MiB, random) and /data/small.
 BIG_MIB=32
-make_image() {
-	local layout=$W/oci b=$W/bundle-$1
-	[ -d "$layout" ] || umoci init --layout "$layout" || return 1
-	umoci new --image "$layout:$1" || return 1
-	umoci unpack --image "$layout:$1" "$b" >/dev/null || return 1
-	mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/sys" \
-		"$b/rootfs/tmp" "$b/rootfs/data"
-	cp /bin/busybox "$b/rootfs/bin/busybox" || return 1
-	for c in sh dd cat cmp sleep head sync; do
-		ln -sf busybox "$b/rootfs/bin/$c"
-	done
-	umoci repack --refresh-bundle --no-history --image "$layout:$1" "$b" 2>/dev/null || return 1
-	head -c $(($2 << 20)) /dev/urandom >"$b/rootfs/data/big"
-	echo "$1" >"$b/rootfs/data/small"
-	umoci repack --refresh-bundle --no-history --image "$layout:$1" "$b" 2>/dev/null || return 1
-	cp "$b/rootfs/data/big" "$W/big-$1.orig"
-	timeout 120 skopeo copy -q --dest-tls-verify=false "oci:$layout:$1" \
-		"docker://$REG/e2e/app:$1" >/dev/null
-}
-if make_image one "$BIG_MIB" && make_image two 1 && make_image many 2; then
+if ! start_registry; then
+	not_ok "registry starts" "docker-registry did not come up"
+	echo "1..$T_N"
+	exit 1
+fi
+if make_image e2e/app one "$BIG_MIB" && make_image e2e/app two 1 &&
+	make_image e2e/app many 2; then
 	ok "registry on $REG with three images pushed by skopeo"
 else
 	not_ok "registry on $REG with three images pushed by skopeo"
@@ -125,22 +78,6 @@ else
 fi
 
 # --- layerd -------------------------------------------------------------------
-
-mkdir -p "$W/etc"
-cat >"$W/etc/layerd.conf" <<EOF
-# written by selftests/module_image.sh
-store = $W/store
-insecure = $REG
-parallelism = 4
-EOF
-
-start_layerd() {	# LOG
-	"$LAYERD" --foreground --config "$W/etc/layerd.conf" >"$1" 2>&1 &
-	LAYERD_PID=$!
-	PIDS+=("$LAYERD_PID")
-	wait_for 20 grep -q "layerd: registered" "$1"
-}
-lctl() { "$LAYERCTL" --store "$W/store" "$@"; }
 
 if start_layerd "$W/layerd.log"; then
 	ok "layerd registers"
@@ -154,23 +91,6 @@ else
 fi
 
 # --- mount by reference and run a container -------------------------------------
-
-# container NAME ROOTFS SCRIPT: crun runs /bin/sh -c SCRIPT in ROOTFS
-container() {
-	local b=$W/run-$1
-	mkdir -p "$b"
-	(cd "$b" && crun spec) || return 1
-	python3 - "$b/config.json" "$2" "$3" <<'EOF' || return 1
-import json, sys
-path, root, script = sys.argv[1:]
-c = json.load(open(path))
-c["root"] = {"path": root, "readonly": False}
-c["process"]["args"] = ["/bin/sh", "-c", script]
-c["process"]["terminal"] = False
-json.dump(c, open(path, "w"))
-EOF
-	crun run --bundle "$b" "$1" </dev/null
-}
 
 rootfs=$W/c1/rootfs
 mkdir -p "$W/c1/upper" "$W/c1/work" "$rootfs"
@@ -357,5 +277,40 @@ else
 	not_ok "twenty concurrent mounts of an image not in the store: all succeed, one pull" \
 		"$fails mounts failed; $blob_gets blob GETs for $distinct blobs" "$(cat "$W"/m*.err | head -3)"
 fi
+
+# --- layerctl mount; SIGTERM answers waiting mounts ------------------------------
+
+r5=$W/c5/rootfs
+mkdir -p "$r5"
+if lctl mount --pull never "$REG/e2e/app:many" "$r5" >"$W/lmount.out" 2>&1; then
+	MOUNTS+=("$r5")
+fi
+if grep -qx many "$r5/data/small" 2>/dev/null; then
+	ok "layerctl mount REF DIR"
+else
+	not_ok "layerctl mount REF DIR" "$(cat "$W/lmount.out")"
+fi
+
+kill -STOP "$REG_PID"
+r6=$W/c6/rootfs
+mkdir -p "$r6"
+mount -t layerfs -o "image=$REG/e2e/app:two,pull=always,resolve_timeout=120" none "$r6" 2>"$W/mount6.err" &
+m6=$!
+wait_for 20 sh -c "\"$LAYERCTL\" status 2>/dev/null | grep -qi 'pending[^0-9]*[1-9]'" || sleep 2
+kill -TERM "$LAYERD_PID"
+if wait "$m6"; then
+	MOUNTS+=("$r6")
+	not_ok "SIGTERM: layerd answers a waiting mount with an error" "the mount succeeded"
+elif dmesg | tail -5 | grep -q "shutting down"; then
+	ok "SIGTERM: layerd answers a waiting mount with an error"
+else
+	not_ok "SIGTERM: layerd answers a waiting mount with an error" "$(dmesg | tail -3)" "$(cat "$W/mount6.err")"
+fi
+if wait "$LAYERD_PID"; then
+	ok "SIGTERM: layerd exits 0"
+else
+	not_ok "SIGTERM: layerd exits 0" "$(tail -5 "$W/layerd3.log")"
+fi
+kill -CONT "$REG_PID"
 
 echo "1..$T_N"
