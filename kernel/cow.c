@@ -590,14 +590,21 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		err = cow->broken ? -EIO : 0;
 		goto out;
 	}
-	/* Data before the map bits that point at it. */
-	err = vfs_fsync(cow->upper, 1);
-	if (err)
-		goto out;
+	/*
+	 * Data before the map bits that point at it.  The map is taken
+	 * first: every granule it lists was written to the upper file
+	 * before the fsync below, while one that writeback copies meanwhile
+	 * is left for the next persist instead of being recorded undurable.
+	 */
 	map = lfs_map_encode(cow, &size);
 	if (!map) {
 		err = -ENOMEM;
 		goto out;
+	}
+	err = vfs_fsync(cow->upper, 1);
+	if (err) {
+		kvfree(map);
+		goto failed;
 	}
 	err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map, size, 0);
 	kvfree(map);
@@ -612,6 +619,7 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 				err = 0;
 		}
 	}
+failed:
 	if (err)
 		WRITE_ONCE(cow->dirty, true);
 out:
