@@ -1,0 +1,179 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# EIO from the upper filesystem in the middle of copy-on-write, per upper
+# filesystem (ext4, xfs) on a device-mapper device that starts failing
+# every write (dm-flakey error_writes) after a first, fsync'ed write:
+#  - a later buffered write's fsync, and an O_SYNC write, fail with EIO;
+#  - what was fsync'ed before reads back, then and after the device works
+#    again and both mounts are made again;
+#  - every other byte reads its old lower data or the data written, never
+#    zeros or garbage, and the lower file is unchanged.
+# TAP output; run once (module_*), installed without the .sh.
+set -u
+
+base=${LFS_TEST_DIR:-/tmp}/eio
+T_N=0
+FAILED=0
+DEVS=()
+MNTS=()
+
+ok() { T_N=$((T_N + 1)); echo "ok $T_N $*"; }
+not_ok() {
+	T_N=$((T_N + 1))
+	FAILED=1
+	echo "not ok $T_N $1"
+	shift
+	local l
+	for l in "$@"; do
+		echo "# selftests/module_cow_eio: $l"
+	done
+}
+skip_all() { echo "1..0 # SKIP $*"; exit 4; }
+
+cleanup() {
+	local m d
+	for m in "${MNTS[@]}"; do
+		umount "$m" 2>/dev/null
+	done
+	for d in "${DEVS[@]}"; do
+		case $d in
+		/dev/loop*) losetup -d "$d" 2>/dev/null ;;
+		*) dmsetup remove "$d" 2>/dev/null ;;
+		esac
+	done
+	rm -rf "$base"
+}
+trap cleanup EXIT
+
+for tool in dmsetup losetup xfs_io mkfs.ext4 mkfs.xfs python3; do
+	command -v "$tool" >/dev/null || skip_all "$tool is not installed"
+done
+modprobe loop 2>/dev/null
+modprobe dm_flakey 2>/dev/null
+[ -e /dev/loop-control ] || skip_all "no loop devices"
+dmsetup targets 2>/dev/null | grep -q '^flakey' || skip_all "no dm-flakey target"
+
+# check FILE LOWER ACKED [MAYBE...]: FILE (8 MiB) reads LOWER's bytes except
+# where an "OFF:LEN:BYTE" write covers it; ACKED writes must be there,
+# MAYBE writes may be, wholly per 4 KiB block (the writes are 4 KiB).
+check() {
+	python3 - "$@" <<'EOF'
+import sys
+path, lower, acked = sys.argv[1], sys.argv[2], sys.argv[3]
+maybe = sys.argv[4:]
+def parse(w):
+    o, l, b = w.split(":")
+    return int(o), int(l), int(b, 16)
+want = open(lower, "rb").read()
+try:
+    got = open(path, "rb").read()
+except OSError as e:
+    sys.exit(f"reading it: {e}")
+if len(got) != len(want):
+    sys.exit(f"size {len(got)}, want {len(want)}")
+o, l, b = parse(acked)
+if got[o:o + l] != bytes([b]) * l:
+    sys.exit(f"the fsync'ed write at {o} did not read back")
+cover = {(o, l)}
+for w in maybe:
+    o2, l2, b2 = parse(w)
+    blk = got[o2:o2 + l2]
+    if blk not in (bytes([b2]) * l2, want[o2:o2 + l2]):
+        sys.exit(f"write at {o2} reads neither old nor new data: {blk[:16]!r}")
+    cover.add((o2, l2))
+for i in range(0, len(want), 4096):
+    if any(o3 <= i < o3 + l3 for o3, l3 in cover):
+        continue
+    if got[i:i + 4096] != want[i:i + 4096]:
+        sys.exit(f"block at {i} is not the lower data: {got[i:i + 16]!r}")
+EOF
+}
+
+# table DEV NAME linear|failing
+table() {
+	local sectors
+	sectors=$(blockdev --getsz "$1")
+	if [ "$3" = linear ]; then
+		set -- "$1" "$2" "0 $sectors linear $1 0"
+	else
+		set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600 1 error_writes"
+	fi
+	dmsetup suspend --noudevsync "$2" && dmsetup load "$2" --table "$3" &&
+		dmsetup resume --noudevsync "$2"
+}
+
+# mount_all: the upper filesystem ($fs on $dev at $d/up) and layerfs at $d/mnt
+mount_all() {
+	mount -t "$fs" "$dev" "$d/up" && MNTS=("$d/up" "${MNTS[@]}") &&
+	mkdir -p "$d/up/upper" "$d/up/work" &&
+	mount -t layerfs -o "lowerdir=$d/lower,upperdir=$d/up/upper,workdir=$d/up/work,cow_block=64k" none "$d/mnt" &&
+	MNTS=("$d/mnt" "${MNTS[@]}")
+}
+
+mkdir -p "$base"
+for fs in ext4 xfs; do
+	d=$base/$fs
+	mkdir -p "$d/lower" "$d/up" "$d/mnt"
+	xfs_io -f -c "pwrite -q -S 0x4c 0 8m" "$d/lower/f" || { not_ok "$fs: lower file"; continue; }
+	cp "$d/lower/f" "$d/lower.orig"
+	truncate -s 512M "$d/img"
+	loop=$(losetup -f --show "$d/img") || { not_ok "$fs: losetup"; continue; }
+	DEVS=("lfs-eio-$fs" "$loop" "${DEVS[@]}")
+	dmsetup create --noudevsync "lfs-eio-$fs" --table "0 $(blockdev --getsz "$loop") linear $loop 0" ||
+		{ not_ok "$fs: dmsetup create"; continue; }
+	# No udev in the test VM: make the node ourselves.
+	dmsetup mknodes "lfs-eio-$fs" 2>/dev/null
+	dev=/dev/mapper/lfs-eio-$fs
+	out=$("mkfs.$fs" -q "$dev" 2>&1) || { not_ok "$fs: mkfs" "$out"; continue; }
+	mount_all || { not_ok "$fs: mount"; continue; }
+	echo plain >"$d/up/plain"
+
+	# One fsync'ed write, then the device fails every write.
+	xfs_io -c "pwrite -q -S 0x41 65536 4096" -c fsync "$d/mnt/f" ||
+		{ not_ok "$fs: the first write and fsync"; continue; }
+	table "$loop" "lfs-eio-$fs" failing || { not_ok "$fs: dmsetup load flakey"; continue; }
+
+	out=$(xfs_io -c "pwrite -q -S 0x42 1048576 4096" -c fsync "$d/mnt/f" 2>&1)
+	if grep -q "Input/output error" <<<"$out"; then
+		ok "$fs: fsync after a copy-on-write write fails with EIO"
+	else
+		not_ok "$fs: fsync after a copy-on-write write fails with EIO" "xfs_io said: $out"
+	fi
+	out=$(xfs_io -s -c "pwrite -q -S 0x43 3145728 4096" "$d/mnt/f" 2>&1)
+	if grep -q "Input/output error" <<<"$out"; then
+		ok "$fs: an O_SYNC copy-on-write write fails with EIO"
+	else
+		not_ok "$fs: an O_SYNC copy-on-write write fails with EIO" "xfs_io said: $out"
+	fi
+	if why=$(check "$d/mnt/f" "$d/lower.orig" 65536:4096:41 1048576:4096:42 3145728:4096:43 2>&1); then
+		ok "$fs: while writes fail, the file reads old or new data"
+	elif grep -q "Input/output error" <<<"$why" && ! cat "$d/up/plain" >/dev/null 2>&1; then
+		# ext4 shuts itself down on a failed journal write: every open
+		# on it is EIO, its own files' too.
+		ok "$fs: while writes fail, the file gives EIO, as every file of the shut-down upper filesystem"
+	else
+		not_ok "$fs: while writes fail, the file reads old or new data" "$why"
+	fi
+
+	# The device works again; everything is mounted anew.
+	umount "$d/mnt" 2>/dev/null
+	umount "$d/up" 2>/dev/null || umount -l "$d/up"
+	MNTS=()
+	table "$loop" "lfs-eio-$fs" linear || { not_ok "$fs: dmsetup load linear"; continue; }
+	mount_all || { not_ok "$fs: mount after the failure" "$(dmesg | tail -3)"; continue; }
+	if why=$(check "$d/mnt/f" "$d/lower.orig" 65536:4096:41 1048576:4096:42 3145728:4096:43 2>&1); then
+		ok "$fs: after remount, the fsync'ed write reads back and every other block is old or new data"
+	else
+		not_ok "$fs: after remount, the fsync'ed write reads back and every other block is old or new data" "$why"
+	fi
+	if cmp -s "$d/lower/f" "$d/lower.orig"; then
+		ok "$fs: the lower file is unchanged"
+	else
+		not_ok "$fs: the lower file is unchanged"
+	fi
+	umount "$d/mnt" "$d/up"
+	MNTS=()
+done
+echo "1..$T_N"
+exit "$FAILED"
