@@ -279,4 +279,83 @@ TEST(enospc_in_the_middle_of_copy_on_write_loses_nothing_else)
 	lfs_stack_remove(&u.s);
 }
 
+/*
+ * A file beyond 16 GiB: the map addresses granules, not bytes, so writes
+ * near 4 GiB, 16 GiB and the end of a 17 GiB (sparse) lower file land
+ * where they were written, survive remount, and leave the lower bytes
+ * around them readable, at granules 4 KiB and 1 MiB.
+ */
+TEST(files_beyond_16_gib)
+{
+	static const off_t gib = 1024LL * 1024 * 1024, size = 17 * gib;
+	static const off_t offs[] = {
+		0, 4 * gib - 3, 16 * gib - 2000, 16 * gib + 4096 * 3 + 7,
+		17 * gib - 4096,
+	};
+	static const unsigned int granules[] = { 4096, 1024 * 1024 };
+	char buf[8192], want[8192];
+	unsigned int g, i;
+
+	LFS_REQUIRE_UPPER_ENV();
+	if (lfs_is_overlay())
+		SKIP(return, "layerfs's copy-on-write");
+	ASSERT_EQ(0, lfs_private_mount_ns());
+	for (g = 0; g < 2; g++) {
+		struct lfs_upper u;
+		const char *low;
+		struct stat st;
+		int fd;
+
+		ASSERT_EQ(0, lfs_upper_init(&u, "cow_16g"));
+		ASSERT_NE(NULL, lfs_stack_add(&u.s, LFS_ENTRIES("f")));
+		low = lfs_in_layer(&u.s, 0, "f");
+		/* Sparse, with 8 KiB of pattern around each place written. */
+		fd = open(low, O_WRONLY);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ftruncate(fd, size));
+		for (i = 0; i < 5; i++) {
+			off_t at = offs[i] > 4096 ? offs[i] - 4096 : 0;
+
+			lfs_pattern(want, at, sizeof(want), 11);
+			ASSERT_EQ((ssize_t)sizeof(want),
+				  pwrite(fd, want, sizeof(want), at));
+		}
+		ASSERT_EQ(0, close(fd));
+		u.cow_block = granules[g];
+		ASSERT_EQ(0, lfs_upper_mount(&u)) {
+			TH_LOG("%s", u.s.log);
+		}
+
+		fd = open(lfs_at(&u.s, "f"), O_RDWR);
+		ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+		for (i = 0; i < 5; i++) {
+			lfs_pattern(buf, offs[i], 100, 12 + i);
+			ASSERT_EQ(100, pwrite(fd, buf, 100, offs[i]));
+		}
+		ASSERT_EQ(0, fsync(fd));
+		ASSERT_EQ(0, close(fd));
+		ASSERT_EQ(0, lfs_upper_cycle(&u));
+
+		ASSERT_EQ(0, stat(lfs_at(&u.s, "f"), &st));
+		EXPECT_EQ(size, st.st_size);
+		for (i = 0; i < 5; i++) {
+			off_t at = offs[i] > 4096 ? offs[i] - 4096 : 0;
+
+			ASSERT_EQ((ssize_t)sizeof(buf),
+				  lfs_pread_file(lfs_at(&u.s, "f"), buf,
+						 sizeof(buf), at));
+			lfs_pattern(want, at, sizeof(want), 11);
+			lfs_pattern(want + (offs[i] - at), offs[i], 100, 12 + i);
+			EXPECT_EQ(0, memcmp(buf, want, sizeof(want))) {
+				TH_LOG("granule %u: wrong bytes around %lld",
+				       granules[g], (long long)offs[i]);
+			}
+		}
+		/* The upper file holds the written granules, not 17 GiB. */
+		ASSERT_EQ(0, stat(upper_f(&u), &st));
+		EXPECT_GE(5LL * 2 * granules[g] / 512, (long long)st.st_blocks);
+		lfs_stack_remove(&u.s);
+	}
+}
+
 TEST_HARNESS_MAIN
