@@ -41,8 +41,12 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/writeback.h>
+#include <linux/uio.h>
 #include <linux/xattr.h>
 #include "layerfs.h"
+
+/* Folios read in one go by readahead: 128 KiB of 4 KiB pages. */
+#define LFS_READ_BATCH	32
 
 /* Bounds the in-memory map; beyond it the file is materialised. */
 #define LFS_COW_MAX_RUNS	65536U
@@ -62,6 +66,7 @@ struct lfs_cow {
 	loff_t lower_valid;
 	bool dirty;			/* map changed since persisted */
 	bool broken;			/* map unusable: I/O is EIO */
+	bool no_clone;			/* the origin cannot be cloned */
 	struct mutex fill_mutex;	/* copy of a granule + marking it */
 	struct mutex persist_mutex;	/* one map write at a time */
 	/* Origin identity, written into the map and checked on load. */
@@ -306,77 +311,133 @@ void lfs_cow_release(struct inode *inode)
 
 /* --- reading --------------------------------------------------------------- */
 
-/* Read [pos, pos + len) of the merged file into @buf (no page cache). */
-static int lfs_cow_read_range(struct lfs_cow *cow, char *buf, loff_t pos,
-			      size_t len)
+/*
+ * Read [pos, pos + len) of the merged file into @iter (no page cache).
+ * Granules from the same place are read together, so that readahead of a
+ * partial file turns into large reads of the upper and lower files.
+ */
+static int lfs_cow_read_iter(struct lfs_cow *cow, struct iov_iter *iter,
+			     loff_t pos, size_t len)
 {
-	while (len) {
-		u32 g = pos >> cow->shift;
-		loff_t gend = ((loff_t)g + 1) << cow->shift;
-		size_t n = min_t(loff_t, len, gend - pos);
-		struct file *src = NULL;
-		loff_t lvalid;
-		ssize_t got = 0;
+	loff_t gsize = (loff_t)1 << cow->shift;
+	loff_t lvalid;
 
-		spin_lock(&cow->lock);
-		lvalid = cow->lower_valid;
-		spin_unlock(&cow->lock);
-		if (lfs_granule_present(cow, g)) {
+	spin_lock(&cow->lock);
+	lvalid = cow->lower_valid;
+	spin_unlock(&cow->lock);
+	while (len) {
+		bool present = lfs_granule_present(cow, pos >> cow->shift);
+		loff_t end = round_down(pos, gsize) + gsize;
+		struct file *src = NULL;
+		ssize_t got = 0;
+		size_t n;
+
+		while (end < pos + (loff_t)len &&
+		       lfs_granule_present(cow, end >> cow->shift) == present)
+			end += gsize;
+		n = min_t(loff_t, len, end - pos);
+		if (present) {
 			src = cow->upper;
 		} else if (pos < lvalid && cow->lower) {
 			src = cow->lower;
 			n = min_t(loff_t, n, lvalid - pos);
 		}
 		if (src) {
+			size_t total = iov_iter_count(iter);
 			loff_t p = pos;
 
-			got = kernel_read(src, buf, n, &p);
+			iov_iter_truncate(iter, n);
+			got = vfs_iter_read(src, iter, &p, 0);
 			if (got < 0)
 				return got;
+			iov_iter_reexpand(iter, total - got);
 		}
 		/* Holes, the end of a file and everything else: zeros. */
-		if (got < n)
-			memset(buf + got, 0, n - got);
-		buf += n;
+		if (got < n && iov_iter_zero(n - got, iter) != n - got)
+			return -EFAULT;
 		pos += n;
 		len -= n;
 	}
 	return 0;
 }
 
-static int lfs_cow_read_folio(struct file *file, struct folio *folio)
+/* The same into a kernel buffer. */
+static int lfs_cow_read_range(struct lfs_cow *cow, char *buf, loff_t pos,
+			      size_t len)
 {
-	struct inode *inode = folio->mapping->host;
-	struct lfs_cow *cow = lfs_cow(inode);
-	loff_t pos = folio_pos(folio);
+	struct kvec kv = { .iov_base = buf, .iov_len = len };
+	struct iov_iter iter;
+
+	iov_iter_kvec(&iter, ITER_DEST, &kv, 1, len);
+	return lfs_cow_read_iter(cow, &iter, pos, len);
+}
+
+/*
+ * Fill @nr locked, contiguous folios from the upper file, the origin or
+ * zeros, mark them uptodate unless that failed, and unlock them.
+ */
+static int lfs_cow_read_folios(struct inode *inode, struct lfs_cow *cow,
+			       struct folio **folios, unsigned int nr)
+{
+	struct bio_vec bv[LFS_READ_BATCH];
+	loff_t pos = folio_pos(folios[0]);
 	loff_t isize = i_size_read(inode);
-	size_t len = folio_size(folio);
 	const struct cred *old_cred;
-	char *kaddr;
+	struct iov_iter iter;
+	size_t len = 0, n;
+	unsigned int i;
 	int err = 0;
 
+	for (i = 0; i < nr; i++) {
+		bvec_set_folio(&bv[i], folios[i], folio_size(folios[i]), 0);
+		len += folio_size(folios[i]);
+	}
+	iov_iter_bvec(&iter, ITER_DEST, bv, nr, len);
+	n = pos >= isize ? 0 : min_t(loff_t, len, isize - pos);
 	if (WARN_ON_ONCE(!cow) || cow->broken) {
 		err = -EIO;
-		goto out;
-	}
-	kaddr = kmap_local_folio(folio, 0);
-	if (pos >= isize) {
-		memset(kaddr, 0, len);
-	} else {
-		size_t n = min_t(loff_t, len, isize - pos);
-
+	} else if (n) {
 		old_cred = lfs_override_creds(inode->i_sb);
-		err = lfs_cow_read_range(cow, kaddr, pos, n);
+		err = lfs_cow_read_iter(cow, &iter, pos, n);
 		revert_creds(old_cred);
-		if (n < len)
-			memset(kaddr + n, 0, len - n);
 	}
-	kunmap_local(kaddr);
-	if (!err)
-		folio_mark_uptodate(folio);
-out:
-	folio_unlock(folio);
+	if (!err && n < len && iov_iter_zero(len - n, &iter) != len - n)
+		err = -EFAULT;
+	for (i = 0; i < nr; i++) {
+		if (!err)
+			folio_mark_uptodate(folios[i]);
+		folio_unlock(folios[i]);
+	}
 	return err;
+}
+
+static int lfs_cow_read_folio(struct file *file, struct folio *folio)
+{
+	return lfs_cow_read_folios(folio->mapping->host,
+				   lfs_cow(folio->mapping->host), &folio, 1);
+}
+
+/*
+ * Readahead in batches of contiguous folios, each one read per run of
+ * granules from the same place.  A folio left behind by an error is read
+ * again by ->read_folio, which reports it.
+ */
+static void lfs_cow_readahead(struct readahead_control *rac)
+{
+	struct inode *inode = rac->mapping->host;
+	struct lfs_cow *cow = lfs_cow(inode);
+	struct folio *folios[LFS_READ_BATCH];
+	unsigned int nr;
+
+	do {
+		for (nr = 0; nr < LFS_READ_BATCH; nr++) {
+			folios[nr] = readahead_folio(rac);
+			if (!folios[nr])
+				break;
+		}
+		if (nr)
+			lfs_cow_read_folios(inode, cow, folios, nr);
+	} while (nr == LFS_READ_BATCH);
 }
 
 /* --- writing --------------------------------------------------------------- */
@@ -454,6 +515,32 @@ static int lfs_upper_write(struct file *upper, const char *buf, size_t len,
 }
 
 /*
+ * Where the origin and the upper file share a filesystem that can share
+ * blocks (xfs and btrfs with reflink), the granule's blocks are cloned
+ * instead of read and written.  A filesystem that cannot is not asked
+ * again for this file.
+ */
+static bool lfs_cow_clone(struct lfs_cow *cow, loff_t pos, size_t len)
+{
+	loff_t lvalid, done;
+
+	if (!cow->lower || READ_ONCE(cow->no_clone))
+		return false;
+	spin_lock(&cow->lock);
+	lvalid = cow->lower_valid;
+	spin_unlock(&cow->lock);
+	/* Bytes at and after lower_valid must read zeros, not origin data. */
+	if (pos + (loff_t)len > lvalid)
+		return false;
+	done = vfs_clone_file_range(cow->lower, pos, cow->upper, pos, len, 0);
+	if (done == len)
+		return true;
+	if (done == -EXDEV || done == -EOPNOTSUPP)
+		WRITE_ONCE(cow->no_clone, true);
+	return false;
+}
+
+/*
  * Make granule @g present in the upper file: copy it from the origin
  * (bytes at and after lower_valid are zeros).  Caller holds fill_mutex.
  */
@@ -470,7 +557,10 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
 		len = 0;
 	else
 		len = min_t(loff_t, gsize, isize - pos);
-	if (len) {
+	if (len && lfs_cow_clone(cow, pos, len)) {
+		atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
+		atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
+	} else if (len) {
 		buf = kvmalloc(len, GFP_NOFS);
 		if (!buf)
 			return -ENOMEM;
@@ -545,6 +635,7 @@ static int lfs_cow_writepages(struct address_space *mapping,
 
 const struct address_space_operations lfs_aops = {
 	.read_folio	= lfs_cow_read_folio,
+	.readahead	= lfs_cow_readahead,
 	.write_begin	= lfs_cow_write_begin,
 	.write_end	= lfs_cow_write_end,
 	.writepages	= lfs_cow_writepages,
