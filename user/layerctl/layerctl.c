@@ -36,6 +36,7 @@ struct opts {
 	bool json, quiet;
 	struct lfs_pull_opts pull;
 	const char *insecure[MAX_INSECURE];
+	struct lfs_mirrors mirrors;	/* --mirror, owned */
 	bool platform_set;
 };
 
@@ -95,6 +96,7 @@ static void usage(FILE *out)
 		"Pull options:\n"
 		"  --platform OS/ARCH[/VARIANT]   platform to select from an index (default: host)\n"
 		"  --insecure-registry HOST[:PORT]  speak plain HTTP to this registry (repeatable)\n"
+		"  --mirror REGISTRY=MIRROR[,MIRROR...]  try these hosts first for REGISTRY (repeatable)\n"
 		"  --ca FILE                CA bundle replacing the system CAs\n"
 		"  --authfile FILE          credentials in auth.json format\n"
 		"  --oauth2                 OAuth2 POST to the token server with a password too\n"
@@ -145,7 +147,7 @@ enum {
 	OPT_STORE = 256, OPT_JSON, OPT_PLATFORM, OPT_INSECURE, OPT_CA, OPT_AUTHFILE, OPT_JOBS,
 	OPT_KEEP_BLOBS, OPT_ALLOW_DEVICES, OPT_MAX_ENTRY, OPT_MAX_LAYER, OPT_MAX_ENTRIES,
 	OPT_MAX_RATIO, OPT_RETRIES, OPT_RETRY_DELAY, OPT_RETRY_MAX, OPT_TIMEOUT,
-	OPT_CONNECT_TIMEOUT, OPT_VERSION, OPT_OAUTH2, OPT_HELPER_TIMEOUT,
+	OPT_CONNECT_TIMEOUT, OPT_VERSION, OPT_OAUTH2, OPT_HELPER_TIMEOUT, OPT_MIRROR,
 };
 
 static const struct option long_opts[] = {
@@ -172,6 +174,7 @@ static const struct option long_opts[] = {
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "oauth2", no_argument, NULL, OPT_OAUTH2 },
 	{ "helper-timeout", required_argument, NULL, OPT_HELPER_TIMEOUT },
+	{ "mirror", required_argument, NULL, OPT_MIRROR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -187,7 +190,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool stop_at_comman
 	optind = 0;	/* 0: full reinitialisation of GNU getopt between the two passes */
 	while ((c = getopt_long(argc, argv, stop_at_command ? "+qh" : "qh", long_opts, NULL)) != -1) {
 		bool num = c >= OPT_JOBS && c != OPT_KEEP_BLOBS && c != OPT_ALLOW_DEVICES &&
-			   c != OPT_VERSION && c != OPT_OAUTH2;
+			   c != OPT_VERSION && c != OPT_OAUTH2 && c != OPT_MIRROR;
 
 		if (num && parse_u64(optarg, &v) < 0)
 			return usage_error("invalid number \"%s\"", optarg);
@@ -206,6 +209,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool stop_at_comman
 			if (r->n_insecure >= MAX_INSECURE)
 				return usage_error("too many --insecure-registry options");
 			o->insecure[r->n_insecure++] = optarg;
+			break;
+		case OPT_MIRROR:
+			if (lfs_mirrors_add(&o->mirrors, optarg, &err) < 0)
+				return usage_error("--mirror: %s", err.msg);
 			break;
 		case OPT_CA: r->ca_file = optarg; break;
 		case OPT_AUTHFILE: r->auth_file = optarg; break;
@@ -238,6 +245,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool stop_at_comman
 		}
 	}
 	r->insecure = o->insecure;
+	r->mirrors = &o->mirrors;
 	return -1;
 }
 
@@ -334,6 +342,8 @@ static int cmd_pull(struct lfs_store *s, struct opts *o, int argc, char **argv)
 			json_object_set_new(j, "layers_fetched", json_integer((json_int_t)r.layers_fetched));
 			json_object_set_new(j, "layers_reused", json_integer((json_int_t)r.layers_reused));
 			json_object_set_new(j, "bytes_fetched", json_integer((json_int_t)r.bytes_fetched));
+			json_object_set_new(j, "source", json_string(r.source));
+			json_object_set_new(j, "from_mirror", json_boolean(r.from_mirror));
 			json_object_set_new(j, "warnings", json_array());
 			for (i = 0; r.warnings && r.warnings[i]; i++)
 				json_array_append_new(json_object_get(j, "warnings"), json_string(r.warnings[i]));
@@ -345,8 +355,9 @@ static int cmd_pull(struct lfs_store *s, struct opts *o, int argc, char **argv)
 		char b[32];
 
 		format_bytes(r.bytes_fetched, b, sizeof(b));
-		printf("%s: %s (%zu layers: %zu fetched, %zu already present, %s downloaded)\n",
-		       r.image.ref, r.image.digest, r.image.n_layers, r.layers_fetched, r.layers_reused, b);
+		printf("%s: %s (%zu layers: %zu fetched, %zu already present, %s downloaded)%s%s\n",
+		       r.image.ref, r.image.digest, r.image.n_layers, r.layers_fetched, r.layers_reused, b,
+		       r.from_mirror ? " via mirror " : "", r.from_mirror ? r.source : "");
 		ret = EXIT_OK;
 	}
 	lfs_pull_result_free(&r);
@@ -707,17 +718,16 @@ static int cmd_mount(int argc, char **argv)
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv, struct opts *o)
 {
-	struct opts o = { 0 };
 	struct lfs_store *s = NULL;
 	struct lfs_error err = { 0 };
 	const char *cmd;
 	int ret;
 
-	lfs_pull_opts_default(&o.pull);
-	o.store = getenv("LAYERFS_STORE");
-	ret = parse_opts(argc, argv, &o, true);
+	lfs_pull_opts_default(&o->pull);
+	o->store = getenv("LAYERFS_STORE");
+	ret = parse_opts(argc, argv, o, true);
 	if (ret >= 0)
 		return ret;
 	if (optind >= argc) {
@@ -729,11 +739,11 @@ int main(int argc, char **argv)
 	argv += optind;
 	/* these two talk to the module only, with options of their own */
 	if (!strcmp(cmd, "status"))
-		return cmd_status(argc - 1, argv + 1, o.json);
+		return cmd_status(argc - 1, argv + 1, o->json);
 	if (!strcmp(cmd, "mount"))
 		return cmd_mount(argc, argv);
 	/* options may also follow the command */
-	ret = parse_opts(argc, argv, &o, false);
+	ret = parse_opts(argc, argv, o, false);
 	if (ret >= 0)
 		return ret;
 	argc -= optind;
@@ -741,28 +751,37 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "pull") && strcmp(cmd, "images") && strcmp(cmd, "inspect") &&
 	    strcmp(cmd, "rm") && strcmp(cmd, "gc") && strcmp(cmd, "df"))
 		return usage_error("unknown command \"%s\"", cmd);
-	if (!o.store || !*o.store)
-		o.store = LFS_STORE_DEFAULT;
+	if (!o->store || !*o->store)
+		o->store = LFS_STORE_DEFAULT;
 	if (lfs_init(&err) < 0)
 		return fail(&err);
-	if (lfs_store_open(o.store, &s, &err) < 0) {
+	if (lfs_store_open(o->store, &s, &err) < 0) {
 		ret = fail(&err);
 		goto out;
 	}
 	if (!strcmp(cmd, "pull"))
-		ret = cmd_pull(s, &o, argc, argv);
+		ret = cmd_pull(s, o, argc, argv);
 	else if (!strcmp(cmd, "images"))
-		ret = cmd_images(s, &o, argc);
+		ret = cmd_images(s, o, argc);
 	else if (!strcmp(cmd, "inspect"))
-		ret = cmd_inspect(s, &o, argc, argv);
+		ret = cmd_inspect(s, o, argc, argv);
 	else if (!strcmp(cmd, "rm"))
-		ret = cmd_rm(s, &o, argc, argv);
+		ret = cmd_rm(s, o, argc, argv);
 	else if (!strcmp(cmd, "gc"))
-		ret = cmd_gc(s, &o, argc);
+		ret = cmd_gc(s, o, argc);
 	else
-		ret = cmd_df(s, &o, argc);
+		ret = cmd_df(s, o, argc);
 	lfs_store_close(s);
 out:
 	lfs_cleanup();
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int ret = run(argc, argv, &o);
+
+	lfs_mirrors_free(&o.mirrors);
 	return ret;
 }

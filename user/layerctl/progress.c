@@ -62,6 +62,8 @@ static const char *stage_name(enum lfs_stage s)
 	case LFS_STAGE_DEDUP: return "dedup";
 	case LFS_STAGE_DONE: return "done";
 	case LFS_STAGE_FAILED: return "failed";
+	case LFS_STAGE_SOURCE: return "source";
+	case LFS_STAGE_FALLBACK: return "fallback";
 	}
 	return "?";
 }
@@ -120,6 +122,19 @@ void progress_event(void *ctx, const struct lfs_progress *ev)
 	struct layer_state *l;
 	bool changed;
 
+	/* about the whole pull: before any layer line is drawn */
+	if (ev->stage == LFS_STAGE_SOURCE) {
+		fprintf(p->out, "image %s: from %s%s%s%s\n", ev->digest ? ev->digest : "",
+			ev->source ? ev->source : "?", ev->message ? " (" : "",
+			ev->message ? ev->message : "", ev->message ? ")" : "");
+		fflush(p->out);
+		return;
+	}
+	if (ev->stage == LFS_STAGE_FALLBACK) {
+		fprintf(p->out, "%s\n", ev->message ? ev->message : "mirror failed");
+		fflush(p->out);
+		return;
+	}
 	if (!p->layers) {
 		p->layers = calloc(ev->count + 1, sizeof(*p->layers));
 		if (!p->layers)
@@ -150,8 +165,8 @@ void progress_event(void *ctx, const struct lfs_progress *ev)
 		char b[32];
 
 		format_bytes(ev->done, b, sizeof(b));
-		fprintf(p->out, "layer %zu/%zu %s: done (%s fetched)\n", ev->index + 1, ev->count,
-			ev->digest, b);
+		fprintf(p->out, "layer %zu/%zu %s: done (%s fetched%s%s)\n", ev->index + 1, ev->count,
+			ev->digest, b, ev->source ? " from " : "", ev->source ? ev->source : "");
 	} else {
 		fprintf(p->out, "layer %zu/%zu %s: %s%s%s\n", ev->index + 1, ev->count, ev->digest,
 			stage_name(ev->stage), ev->message ? ": " : "", ev->message ? ev->message : "");

@@ -54,6 +54,7 @@ void layerd_config_free(struct layerd_config *c)
 	free(c->ca_file);
 	while (c->n_insecure)
 		free(c->insecure[--c->n_insecure]);
+	lfs_mirrors_free(&c->mirrors);
 	layerd_config_default(c);
 }
 
@@ -137,6 +138,13 @@ static int set_key(struct layerd_config *c, const char *key, const char *v, bool
 		if (!c->insecure[c->n_insecure])
 			return conf_error(errbuf, errlen, name, line, "out of memory");
 		c->n_insecure++;
+		return 0;
+	}
+	if (!strcmp(key, "mirror")) {
+		struct lfs_error err = { 0 };
+
+		if (lfs_mirrors_add(&c->mirrors, v, &err) < 0)
+			return conf_error(errbuf, errlen, name, line, "%s", err.msg);
 		return 0;
 	}
 	/* the rest are single-valued settings: a second one is a mistake */

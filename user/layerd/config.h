@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "layerfs.h"
+
 #define LAYERD_CONFIG_DEFAULT "/etc/layerfs/layerd.conf"
 #define LAYERD_PARALLELISM_DEFAULT 4
 #define LAYERD_PARALLELISM_MAX 64
@@ -19,6 +21,7 @@ struct layerd_config {
 	char *ca_file;			/* NULL: the system CAs */
 	char *insecure[LAYERD_INSECURE_MAX];
 	size_t n_insecure;
+	struct lfs_mirrors mirrors;	/* "mirror = REGISTRY=MIRROR[,MIRROR...]" lines */
 	unsigned parallelism;
 	int pull_policy;		/* enum layerfs_pull, for requests that carry none */
 	enum layerd_log_level log_level;

@@ -262,6 +262,20 @@ static bool image_usable(const struct lfs_image *img, const struct lfs_platform 
 	return true;
 }
 
+/* Pull events worth a log line: where the image came from, mirrors passed over. */
+static void pull_event(void *ctx, const struct lfs_progress *ev)
+{
+	uint32_t id = *(const uint32_t *)ctx;
+
+	if (ev->stage == LFS_STAGE_SOURCE)
+		log_debug(id, "image %s from %s%s%s%s", ev->digest ? ev->digest : "?",
+			  ev->source ? ev->source : "?", ev->message ? " (" : "",
+			  ev->message ? ev->message : "", ev->message ? ")" : "");
+	else if (ev->stage == LFS_STAGE_FALLBACK ||
+		 (ev->stage == LFS_STAGE_RETRY && ev->source && ev->message))
+		log_warn(id, "%s", ev->message);
+}
+
 /* The image for a job: from the store, or pulled as its policy allows. */
 static int resolve_job(struct daemon *d, const struct job *j, uint32_t log_id,
 		       struct lfs_image *img, struct lfs_error *err)
@@ -278,6 +292,9 @@ static int resolve_job(struct daemon *d, const struct job *j, uint32_t log_id,
 	o.registry.n_insecure = d->cfg.n_insecure;
 	o.registry.auth_file = d->cfg.auth_file;
 	o.registry.ca_file = d->cfg.ca_file;
+	o.registry.mirrors = &d->cfg.mirrors;
+	o.progress = pull_event;
+	o.progress_ctx = &log_id;
 	/* per job, so gc can take the store whenever no request is in flight */
 	if (lfs_store_open(d->cfg.store ? d->cfg.store : LFS_STORE_DEFAULT, &s, err) < 0)
 		return -1;
@@ -302,8 +319,8 @@ static int resolve_job(struct daemon *d, const struct job *j, uint32_t log_id,
 	log_info(log_id, "pulling %s", j->ref);
 	if (lfs_pull(s, j->ref, &o, &pr, err) < 0)
 		goto out;
-	log_info(log_id, "pulled %s: %zu layers fetched, %zu reused", j->ref, pr.layers_fetched,
-		 pr.layers_reused);
+	log_info(log_id, "pulled %s from %s%s: %zu layers fetched, %zu reused", j->ref, pr.source,
+		 pr.from_mirror ? " (mirror)" : "", pr.layers_fetched, pr.layers_reused);
 	*img = pr.image;
 	memset(&pr.image, 0, sizeof(pr.image));
 	lfs_pull_result_free(&pr);
@@ -660,6 +677,16 @@ int main(int argc, char **argv)
 	log_debug(0, "store %s, %u workers, default pull %s",
 		  d.cfg.store ? d.cfg.store : LFS_STORE_DEFAULT, d.cfg.parallelism,
 		  layerd_pull_name(d.cfg.pull_policy));
+	for (i = 0; i < d.cfg.mirrors.n; i++) {
+		const struct lfs_mirror *mi = &d.cfg.mirrors.v[i];
+		char list[1024] = "";
+		size_t k;
+
+		for (k = 0; k < mi->n_hosts; k++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "",
+				 mi->hosts[k]);
+		log_debug(0, "mirrors of %s: %s", mi->registry, list);
+	}
 	notify(&notify_fd, 0);
 	ret = run(&d, sfd) < 0 ? 1 : 0;
 

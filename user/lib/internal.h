@@ -148,6 +148,9 @@ int lfs_unpack_stream(int rootfd, struct lfs_layer_stream *ls, const struct lfs_
 int lfs_dedup_layer(int storefd, int rootfd, const struct lfs_unpack_result *res,
 		    const char *layer, struct lfs_error *err);
 
+/* HOST, HOST:PORT or [IPv6][:PORT], as a reference's registry is written. */
+bool lfs_domain_valid(const char *d);
+
 /* ---- registry client ---------------------------------------------------------- */
 
 struct lfs_registry;
@@ -155,6 +158,10 @@ struct lfs_fetch;
 
 int lfs_registry_new(const struct lfs_ref *ref, const struct lfs_registry_opts *o,
 		     struct lfs_registry **out, struct lfs_error *err);
+/* A registry client for @repo on @host (a mirror's), in plain HTTP when @plain. */
+int lfs_registry_new_host(const char *host, const char *repo, bool plain,
+			  const struct lfs_registry_opts *o, struct lfs_registry **out,
+			  struct lfs_error *err);
 void lfs_registry_free(struct lfs_registry *r);
 /* Registry Warning headers seen so far (NULL-terminated copy; caller frees). */
 char **lfs_registry_warnings(struct lfs_registry *r);

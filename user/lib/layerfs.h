@@ -325,11 +325,47 @@ int lfs_store_gc(struct lfs_store *s, const char *const *in_use, size_t n_in_use
 int lfs_unpack_fd(int dirfd, int fd, enum lfs_compression c, const struct lfs_limits *limits,
 		  const char *name, const char *diff_id, struct lfs_error *err);
 
+/* ---- registry mirrors ------------------------------------------------------- */
+
+#define LFS_MIRRORS_MAX 16	/* mirrors of one registry */
+
+/*
+ * Mirrors of one registry, as containers-registries.conf(5) [[registry.mirror]]
+ * or Docker's registry-mirrors: hosts that serve the same repositories under
+ * the same paths.  A pull of a reference on @registry asks each mirror in
+ * order, then the registry.  Mirrors are untrusted: every digest is verified
+ * as for the registry.
+ */
+struct lfs_mirror {
+	char *registry;		/* a reference's registry: "docker.io", "host:5000" */
+	size_t n_hosts;
+	char **hosts;		/* HOST[:PORT], in the order they are tried */
+};
+
+struct lfs_mirrors {
+	size_t n;
+	struct lfs_mirror *v;
+};
+
+/*
+ * Parse "REGISTRY=MIRROR[,MIRROR...]" (blanks around '=' and ',' allowed) and
+ * append the mirrors to REGISTRY's list in @m, creating it.  REGISTRY is
+ * written as in a reference (index.docker.io and registry-1.docker.io mean
+ * docker.io); a MIRROR is HOST[:PORT], without scheme or path.  At most
+ * LFS_MIRRORS_MAX per registry, none twice, none the registry itself.
+ */
+int lfs_mirrors_add(struct lfs_mirrors *m, const char *spec, struct lfs_error *err);
+void lfs_mirrors_free(struct lfs_mirrors *m);
+/* The mirrors of @registry (a reference's domain), or NULL. */
+const struct lfs_mirror *lfs_mirrors_find(const struct lfs_mirrors *m, const char *registry);
+
 /* ---- pulling ---------------------------------------------------------------- */
 
 struct lfs_registry_opts {
 	const char *const *insecure;	/* hosts[:port] spoken to in plain HTTP */
 	size_t n_insecure;
+	const struct lfs_mirrors *mirrors;	/* NULL: none; a mirror is plain HTTP
+						   when listed in @insecure */
 	const char *ca_file;		/* replaces the system CAs when set */
 	const char *auth_file;		/* NULL: the usual auth.json locations */
 	unsigned helper_timeout_ms;	/* a credential helper's time limit */
@@ -352,6 +388,11 @@ enum lfs_stage {
 	LFS_STAGE_DEDUP,
 	LFS_STAGE_DONE,
 	LFS_STAGE_FAILED,
+	/* events about the whole pull, not a layer (index and count 0): */
+	LFS_STAGE_SOURCE,	/* the manifest came from @source; @message says
+				   "mirror of REGISTRY" when it is a mirror */
+	LFS_STAGE_FALLBACK,	/* mirror @source failed; @message says why and
+				   what is tried next */
 };
 
 struct lfs_progress {
@@ -362,7 +403,8 @@ struct lfs_progress {
 	enum lfs_stage stage;
 	uint64_t done;		/* compressed bytes received */
 	uint64_t total;
-	const char *message;	/* for RETRY and FAILED */
+	const char *message;	/* for RETRY, FAILED, SOURCE, FALLBACK */
+	const char *source;	/* host the bytes come from (registry or mirror) */
 };
 
 /* Called from worker threads, serialised by the library. */
@@ -387,6 +429,8 @@ struct lfs_pull_result {
 	uint64_t bytes_fetched;
 	char **warnings;	/* registry Warning headers, NULL-terminated or NULL */
 	char ratelimit_remaining[64];	/* registry's ratelimit-remaining, "" if none */
+	char source[256];	/* host that served the manifest: the registry's or a mirror */
+	bool from_mirror;	/* @source is a mirror; image.ref keeps the registry */
 };
 
 void lfs_pull_result_free(struct lfs_pull_result *r);

@@ -113,6 +113,11 @@ static bool domain_valid(const char *d)
 	return !port || port_valid(port + 1);
 }
 
+bool lfs_domain_valid(const char *d)
+{
+	return domain_valid(d);
+}
+
 static bool looks_like_domain(const char *first, size_t len)
 {
 	size_t i;

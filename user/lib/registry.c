@@ -87,8 +87,9 @@ void lfs_registry_opts_default(struct lfs_registry_opts *o)
 	o->helper_timeout_ms = 30000;
 }
 
-int lfs_registry_new(const struct lfs_ref *ref, const struct lfs_registry_opts *o,
-		     struct lfs_registry **out, struct lfs_error *err)
+int lfs_registry_new_host(const char *host, const char *repo, bool plain,
+			  const struct lfs_registry_opts *o, struct lfs_registry **out,
+			  struct lfs_error *err)
 {
 	struct lfs_registry *r = calloc(1, sizeof(*r));
 
@@ -96,18 +97,26 @@ int lfs_registry_new(const struct lfs_ref *ref, const struct lfs_registry_opts *
 		return lfs_oom(err);
 	pthread_mutex_init(&r->lock, NULL);
 	r->o = *o;
-	r->host = strdup(ref->host);
-	r->repo = strdup(ref->path);
-	r->plain = lfs_host_in_list(ref->host, o->insecure, o->n_insecure) ||
-		   lfs_host_in_list(ref->domain, o->insecure, o->n_insecure);
+	r->host = strdup(host);
+	r->repo = strdup(repo);
+	r->plain = plain;
 	if (!r->host || !r->repo ||
-	    asprintf(&r->base, "%s://%s", r->plain ? "http" : "https", ref->host) < 0) {
+	    asprintf(&r->base, "%s://%s", r->plain ? "http" : "https", host) < 0) {
 		r->base = NULL;
 		lfs_registry_free(r);
 		return lfs_oom(err);
 	}
 	*out = r;
 	return 0;
+}
+
+int lfs_registry_new(const struct lfs_ref *ref, const struct lfs_registry_opts *o,
+		     struct lfs_registry **out, struct lfs_error *err)
+{
+	bool plain = lfs_host_in_list(ref->host, o->insecure, o->n_insecure) ||
+		     lfs_host_in_list(ref->domain, o->insecure, o->n_insecure);
+
+	return lfs_registry_new_host(ref->host, ref->path, plain, o, out, err);
 }
 
 void lfs_registry_free(struct lfs_registry *r)

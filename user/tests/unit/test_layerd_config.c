@@ -59,6 +59,9 @@ static void every_key_is_read(void)
 		    "ca_file = /etc/ssl/ca#1.pem\n"
 		    "parallelism = 8\n"
 		    "pull_policy = never\n"
+		    "mirror = docker.io=127.0.0.1:5001\n"
+		    "mirror = 127.0.0.1:5000 = mirror.local:443 , 127.0.0.1:5002\n"
+		    "mirror = index.docker.io=m2.example\n"
 		    "log_level = debug", &c, eb, sizeof(eb)) == 0);
 	CHECK_STR(eb, "");
 	CHECK_STR(c.store, "/srv/layer store");
@@ -70,13 +73,27 @@ static void every_key_is_read(void)
 	CHECK(c.parallelism == 8);
 	CHECK(c.pull_policy == LAYERFS_PULL_NEVER);
 	CHECK(c.log_level == LOG_LVL_DEBUG);
+	CHECK(c.mirrors.n == 2);
+	if (c.mirrors.n == 2) {
+		CHECK_STR(c.mirrors.v[0].registry, "docker.io");
+		CHECK(c.mirrors.v[0].n_hosts == 2);
+		CHECK_STR(c.mirrors.v[0].hosts[0], "127.0.0.1:5001");
+		CHECK_STR(c.mirrors.v[0].hosts[1], "m2.example");
+		CHECK_STR(c.mirrors.v[1].registry, "127.0.0.1:5000");
+		CHECK(c.mirrors.v[1].n_hosts == 2);
+		CHECK_STR(c.mirrors.v[1].hosts[0], "mirror.local:443");
+		CHECK_STR(c.mirrors.v[1].hosts[1], "127.0.0.1:5002");
+	}
+	CHECK(lfs_mirrors_find(&c.mirrors, "registry-1.docker.io") == &c.mirrors.v[0]);
+	CHECK(lfs_mirrors_find(&c.mirrors, "quay.io") == NULL);
 	layerd_config_free(&c);
+	CHECK(c.mirrors.n == 0 && c.mirrors.v == NULL);
 }
 
 static void unknown_key_names_file_and_line(void)
 {
-	expect_error("store = /a\n\nmirror = docker.io=127.0.0.1:5000\n",
-		     "test.conf:3: unknown key \"mirror\"");
+	expect_error("store = /a\n\nmirrors = docker.io=127.0.0.1:5000\n",
+		     "test.conf:3: unknown key \"mirrors\"");
 }
 
 static void bad_values_name_file_and_line(void)
@@ -91,6 +108,41 @@ static void bad_values_name_file_and_line(void)
 	expect_error("insecure = http://host\n", "test.conf:1: insecure wants HOST or HOST:PORT");
 	expect_error("insecure = host:99999\n", "test.conf:1: insecure");
 	expect_error("insecure = host:\n", "test.conf:1: insecure");
+}
+
+static void bad_mirrors_name_file_and_line(void)
+{
+	expect_error("\nmirror = 127.0.0.1:5001\n", "test.conf:2: mirror \"127.0.0.1:5001\": want REGISTRY=MIRROR");
+	expect_error("mirror = =m.local\n", "test.conf:1: mirror \"=m.local\": REGISTRY \"\" is not a HOST[:PORT]");
+	expect_error("mirror = https://docker.io=m.local\n", "test.conf:1: mirror \"https://docker.io=m.local\": REGISTRY");
+	expect_error("mirror = docker.io=\n", "test.conf:1: mirror of docker.io: empty mirror name");
+	expect_error("mirror = docker.io=a.local,,b.local\n", "test.conf:1: mirror of docker.io: empty mirror name");
+	expect_error("mirror = docker.io=a.local,\n", "test.conf:1: mirror of docker.io: empty mirror name");
+	expect_error("mirror = docker.io=http://m.local\n", "test.conf:1: mirror \"http://m.local\" of docker.io: HOST[:PORT] without a scheme");
+	expect_error("mirror = docker.io=m.local/hub\n", "test.conf:1: mirror \"m.local/hub\" of docker.io: HOST[:PORT] without a path");
+	expect_error("mirror = docker.io=m.local:99999\n", "test.conf:1: mirror \"m.local:99999\" of docker.io: not a HOST[:PORT]");
+	expect_error("mirror = docker.io=m_x.local\n", "test.conf:1: mirror \"m_x.local\" of docker.io: not a HOST[:PORT]");
+	expect_error("mirror = docker.io=registry-1.docker.io\n", "test.conf:1: mirror \"registry-1.docker.io\" is the registry itself");
+	expect_error("mirror = h:5000=h:5000\n", "test.conf:1: mirror \"h:5000\" is the registry itself");
+	expect_error("mirror = docker.io=a.local,a.local\n", "test.conf:1: mirror a.local of docker.io is listed twice");
+	expect_error("mirror = docker.io=a.local\nmirror = index.docker.io=a.local\n",
+		     "test.conf:2: mirror a.local of docker.io is listed twice");
+}
+
+static void too_many_mirrors(void)
+{
+	char text[4096] = "mirror = docker.io=m0.local";
+	struct layerd_config c;
+	char eb[512];
+	int i;
+
+	for (i = 1; i < LFS_MIRRORS_MAX; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), ",m%d.local", i);
+	CHECK(parse(text, &c, eb, sizeof(eb)) == 0);
+	CHECK(c.mirrors.n == 1 && c.mirrors.v[0].n_hosts == LFS_MIRRORS_MAX);
+	layerd_config_free(&c);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "\nmirror = docker.io=one.more\n");
+	expect_error(text, "test.conf:2: more than 16 mirrors of docker.io");
 }
 
 static void malformed_lines_are_errors(void)
@@ -123,6 +175,8 @@ int main(void)
 	RUN(every_key_is_read);
 	RUN(unknown_key_names_file_and_line);
 	RUN(bad_values_name_file_and_line);
+	RUN(bad_mirrors_name_file_and_line);
+	RUN(too_many_mirrors);
 	RUN(malformed_lines_are_errors);
 	RUN(single_keys_twice_are_errors);
 	RUN(too_many_insecure);
