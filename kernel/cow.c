@@ -516,9 +516,12 @@ static int lfs_upper_write(struct file *upper, const char *buf, size_t len,
 
 /*
  * Where the origin and the upper file share a filesystem that can share
- * blocks (xfs and btrfs with reflink), the granule's blocks are cloned
- * instead of read and written.  A filesystem that cannot is not asked
- * again for this file.
+ * blocks (xfs and btrfs with reflink), a granule's blocks can be cloned
+ * instead of read and written.  Only for granules nobody is writing: a
+ * write into shared blocks is copy-on-write in the filesystem again (xfs
+ * measured random 4 KiB writes into cloned 64 KiB granules at a fifth of
+ * the speed of written ones), so writeback fills by copying.  A
+ * filesystem that cannot clone is not asked again for this file.
  */
 static bool lfs_cow_clone(struct lfs_cow *cow, loff_t pos, size_t len)
 {
@@ -544,7 +547,8 @@ static bool lfs_cow_clone(struct lfs_cow *cow, loff_t pos, size_t len)
  * Make granule @g present in the upper file: copy it from the origin
  * (bytes at and after lower_valid are zeros).  Caller holds fill_mutex.
  */
-static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
+static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
+			bool share)
 {
 	size_t gsize = (size_t)1 << cow->shift;
 	loff_t pos = (loff_t)g << cow->shift;
@@ -557,7 +561,7 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g)
 		len = 0;
 	else
 		len = min_t(loff_t, gsize, isize - pos);
-	if (len && lfs_cow_clone(cow, pos, len)) {
+	if (len && share && lfs_cow_clone(cow, pos, len)) {
 		atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
 		atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
 	} else if (len) {
@@ -593,7 +597,7 @@ static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 	if (!lfs_granule_present(cow, g)) {
 		mutex_lock(&cow->fill_mutex);
 		if (!lfs_granule_present(cow, g))
-			err = lfs_cow_fill(inode, cow, g);
+			err = lfs_cow_fill(inode, cow, g, false);
 		mutex_unlock(&cow->fill_mutex);
 		if (err)
 			return err;
@@ -658,7 +662,7 @@ static int lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow)
 		if (fatal_signal_pending(current))
 			err = -EINTR;
 		else if (!lfs_granule_present(cow, g))
-			err = lfs_cow_fill(inode, cow, g);
+			err = lfs_cow_fill(inode, cow, g, true);
 	}
 	mutex_unlock(&cow->fill_mutex);
 	return err;
@@ -815,7 +819,7 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 		loff_t ge = gs + ((loff_t)1 << cow->shift);
 
 		if (!(gs >= offset && ge <= end) && !lfs_granule_present(cow, g))
-			err = lfs_cow_fill(inode, cow, g);
+			err = lfs_cow_fill(inode, cow, g, false);
 	}
 	if (!err)
 		err = vfs_fallocate(cow->upper, mode, offset, len);
