@@ -75,14 +75,15 @@ make_image() {
 		"docker://$REG/$repo:$tag" >/dev/null
 }
 
-# start_layerd LOG: layerd with $W/store, until it registered.  Sets
-# LAYERD_PID.
+# start_layerd LOG: layerd with $W/store, until it registered; the lines
+# of $LAYERD_EXTRA go into its configuration too.  Sets LAYERD_PID.
 start_layerd() {
 	mkdir -p "$W/etc"
 	cat >"$W/etc/layerd.conf" <<EOF
 store = $W/store
 insecure = $REG
 parallelism = 4
+${LAYERD_EXTRA:-}
 EOF
 	JOURNAL_STREAM='' "$LAYERD" --foreground --config "$W/etc/layerd.conf" >"$1" 2>&1 &
 	LAYERD_PID=$!
