@@ -21,7 +21,7 @@ pkgs=(
 	clang libclang-rt-14-dev
 	# VM test runner
 	qemu-system-x86 busybox-static
-	e2fsprogs xfsprogs btrfs-progs util-linux attr procps binutils
+	e2fsprogs xfsprogs btrfs-progs util-linux attr procps binutils dmsetup
 	# userspace libraries
 	pkg-config libnl-3-dev libnl-genl-3-dev libcurl4-openssl-dev libssl-dev
 	libarchive-dev zlib1g-dev libzstd-dev libjansson-dev
