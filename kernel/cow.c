@@ -440,6 +440,52 @@ static void lfs_cow_readahead(struct readahead_control *rac)
 	} while (nr == LFS_READ_BATCH);
 }
 
+/*
+ * read(2) of a range of which the partial file's page cache holds nothing
+ * and which no mapping can dirty: straight from the upper file and the
+ * origin into the caller's buffer, one copy instead of two (the page
+ * cache of a partial file doubles the memory traffic of a cold read).
+ * The inode lock, shared, keeps writers, truncate and fallocate out;
+ * a folio that appears meanwhile comes from a read or a fault and holds
+ * the same bytes.  Anything else goes through the page cache.
+ */
+ssize_t lfs_cow_read_direct(struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	struct address_space *mapping = inode->i_mapping;
+	struct lfs_cow *cow = lfs_cow(inode);
+	const struct cred *old_cred;
+	size_t count, total;
+	loff_t pos = iocb->ki_pos;
+	int err;
+
+	if (iocb->ki_flags & (IOCB_NOWAIT | IOCB_DIRECT) || mapping_mapped(mapping))
+		return generic_file_read_iter(iocb, iter);
+	inode_lock_shared(inode);
+	if (pos >= i_size_read(inode)) {
+		inode_unlock_shared(inode);
+		return 0;
+	}
+	count = min_t(loff_t, iov_iter_count(iter), i_size_read(inode) - pos);
+	if (filemap_range_has_page(mapping, pos, pos + count - 1)) {
+		inode_unlock_shared(inode);
+		return generic_file_read_iter(iocb, iter);
+	}
+	total = iov_iter_count(iter);
+	iov_iter_truncate(iter, count);
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = lfs_cow_read_iter(cow, iter, pos, count);
+	revert_creds(old_cred);
+	count -= iov_iter_count(iter);
+	iov_iter_reexpand(iter, total - count);
+	inode_unlock_shared(inode);
+	if (err && !count)
+		return err;
+	iocb->ki_pos += count;
+	file_accessed(iocb->ki_filp);
+	return count;
+}
+
 /* --- writing --------------------------------------------------------------- */
 
 static int lfs_cow_write_begin(struct file *file,

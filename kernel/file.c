@@ -151,7 +151,7 @@ static ssize_t lfs_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 	/* Checked on every call: an earlier read-only open sees CoW data. */
 	if (lfs_is_partial(file_inode(file)))
 		return lfs_cow_broken(file_inode(file)) ? -EIO :
-		       generic_file_read_iter(iocb, iter);
+		       lfs_cow_read_direct(iocb, iter);
 	realfile = lfs_real_file(file);
 	if (IS_ERR(realfile))
 		return PTR_ERR(realfile);
