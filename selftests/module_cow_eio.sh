@@ -12,24 +12,14 @@
 # TAP output; run once (module_*), installed without the .sh.
 set -u
 
+# Installed as $BUILD/selftests/module_cow_eio; the library stays in the tree.
+scripts=$(dirname "$(dirname "$(dirname "$(readlink -f "$0")")")")/scripts
+# shellcheck source=scripts/tap-lib.sh
+. "$scripts/tap-lib.sh" || exit 1
+
 base=${LFS_TEST_DIR:-/tmp}/eio
-T_N=0
-FAILED=0
 DEVS=()
 MNTS=()
-
-ok() { T_N=$((T_N + 1)); echo "ok $T_N $*"; }
-not_ok() {
-	T_N=$((T_N + 1))
-	FAILED=1
-	echo "not ok $T_N $1"
-	shift
-	local l
-	for l in "$@"; do
-		echo "# selftests/module_cow_eio: $l"
-	done
-}
-skip_all() { echo "1..0 # SKIP $*"; exit 4; }
 
 cleanup() {
 	local m d
@@ -175,5 +165,4 @@ for fs in ext4 xfs; do
 	umount "$d/mnt" "$d/up"
 	MNTS=()
 done
-echo "1..$T_N"
-exit "$FAILED"
+tap_done

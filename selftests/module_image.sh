@@ -12,8 +12,11 @@ set -u
 
 self=$(readlink -f "$0")
 BUILD=$(dirname "$(dirname "$self")")
-# Installed as $BUILD/selftests/module_image; the library stays in the tree.
-lib=$(dirname "$BUILD")/scripts/image-lib.sh
+# Installed as $BUILD/selftests/module_image; the libraries stay in the tree.
+scripts=$(dirname "$BUILD")/scripts
+# shellcheck source=scripts/tap-lib.sh
+. "$scripts/tap-lib.sh" || exit 1
+lib=$scripts/image-lib.sh
 
 # The store and the container's upper layer on ext4, as on a host.
 base=/run/lfs/ext4
@@ -21,19 +24,6 @@ mountpoint -q "$base" || base=${LFS_TEST_DIR:-/tmp}
 W=$base/e2e
 PIDS=()
 MOUNTS=()
-T_N=0
-
-ok() { T_N=$((T_N + 1)); echo "ok $T_N $*"; }
-not_ok() {
-	T_N=$((T_N + 1))
-	echo "not ok $T_N $1"
-	shift
-	local l
-	for l in "$@"; do
-		echo "# selftests/module_image: $l"
-	done
-}
-skip_all() { echo "1..0 # SKIP $*"; exit 4; }
 
 cleanup() {
 	local m p
@@ -65,16 +55,14 @@ mkdir -p "$W"
 BIG_MIB=32
 if ! start_registry; then
 	not_ok "registry starts" "docker-registry did not come up"
-	echo "1..$T_N"
-	exit 1
+	tap_done
 fi
 if make_image e2e/app one "$BIG_MIB" && make_image e2e/app two 1 &&
 	make_image e2e/app many 2; then
 	ok "registry on $REG with three images pushed by skopeo"
 else
 	not_ok "registry on $REG with three images pushed by skopeo"
-	echo "1..$T_N"
-	exit 1
+	tap_done
 fi
 
 # --- layerd -------------------------------------------------------------------
@@ -337,4 +325,4 @@ else
 	not_ok "layerd with a mirror registers" "$(tail -5 "$W/layerd4.log")"
 fi
 
-echo "1..$T_N"
+tap_done
