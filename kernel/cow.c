@@ -311,6 +311,17 @@ void lfs_cow_release(struct inode *inode)
 
 /* --- reading --------------------------------------------------------------- */
 
+/* Bytes at and after this never come from the origin. */
+static loff_t lfs_cow_lower_valid(struct lfs_cow *cow)
+{
+	loff_t lvalid;
+
+	spin_lock(&cow->lock);
+	lvalid = cow->lower_valid;
+	spin_unlock(&cow->lock);
+	return lvalid;
+}
+
 /*
  * Read [pos, pos + len) of the merged file into @iter (no page cache).
  * Granules from the same place are read together, so that readahead of a
@@ -320,11 +331,8 @@ static int lfs_cow_read_iter(struct lfs_cow *cow, struct iov_iter *iter,
 			     loff_t pos, size_t len)
 {
 	loff_t gsize = (loff_t)1 << cow->shift;
-	loff_t lvalid;
+	loff_t lvalid = lfs_cow_lower_valid(cow);
 
-	spin_lock(&cow->lock);
-	lvalid = cow->lower_valid;
-	spin_unlock(&cow->lock);
 	while (len) {
 		bool present = lfs_granule_present(cow, pos >> cow->shift);
 		loff_t end = round_down(pos, gsize) + gsize;
@@ -455,7 +463,7 @@ ssize_t lfs_cow_read_direct(struct kiocb *iocb, struct iov_iter *iter)
 	struct address_space *mapping = inode->i_mapping;
 	struct lfs_cow *cow = lfs_cow(inode);
 	const struct cred *old_cred;
-	size_t count, total;
+	size_t count, left;
 	loff_t pos = iocb->ki_pos;
 	int err;
 
@@ -471,13 +479,12 @@ ssize_t lfs_cow_read_direct(struct kiocb *iocb, struct iov_iter *iter)
 		inode_unlock_shared(inode);
 		return generic_file_read_iter(iocb, iter);
 	}
-	total = iov_iter_count(iter);
-	iov_iter_truncate(iter, count);
+	/* lfs_cow_read_iter() consumes @count bytes of @iter, no more. */
+	left = iov_iter_count(iter);
 	old_cred = lfs_override_creds(inode->i_sb);
 	err = lfs_cow_read_iter(cow, iter, pos, count);
 	revert_creds(old_cred);
-	count -= iov_iter_count(iter);
-	iov_iter_reexpand(iter, total - count);
+	count = left - iov_iter_count(iter);
 	inode_unlock_shared(inode);
 	if (err && !count)
 		return err;
@@ -571,15 +578,12 @@ static int lfs_upper_write(struct file *upper, const char *buf, size_t len,
  */
 static bool lfs_cow_clone(struct lfs_cow *cow, loff_t pos, size_t len)
 {
-	loff_t lvalid, done;
+	loff_t done;
 
 	if (!cow->lower || READ_ONCE(cow->no_clone))
 		return false;
-	spin_lock(&cow->lock);
-	lvalid = cow->lower_valid;
-	spin_unlock(&cow->lock);
 	/* Bytes at and after lower_valid must read zeros, not origin data. */
-	if (pos + (loff_t)len > lvalid)
+	if (pos + (loff_t)len > lfs_cow_lower_valid(cow))
 		return false;
 	done = vfs_clone_file_range(cow->lower, pos, cow->upper, pos, len, 0);
 	if (done == len)
@@ -604,13 +608,9 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 	int err;
 
 	if (pos >= isize)
-		len = 0;
-	else
-		len = min_t(loff_t, gsize, isize - pos);
-	if (len && share && lfs_cow_clone(cow, pos, len)) {
-		atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
-		atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
-	} else if (len) {
+		return lfs_cow_mark(cow, g);
+	len = min_t(loff_t, gsize, isize - pos);
+	if (!share || !lfs_cow_clone(cow, pos, len)) {
 		buf = kvmalloc(len, GFP_NOFS);
 		if (!buf)
 			return -ENOMEM;
@@ -620,9 +620,9 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 		kvfree(buf);
 		if (err)
 			return err;
-		atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
-		atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
 	}
+	atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
+	atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
 	return lfs_cow_mark(cow, g);
 }
 
