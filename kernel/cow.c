@@ -593,6 +593,15 @@ static bool lfs_cow_clone(struct lfs_cow *cow, loff_t pos, size_t len)
 	return false;
 }
 
+/* Granule @g (@len bytes of it before EOF) is in the upper file now. */
+static int lfs_cow_filled(struct inode *inode, struct lfs_cow *cow, u32 g,
+			  size_t len)
+{
+	atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
+	atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
+	return lfs_cow_mark(cow, g);
+}
+
 /*
  * Make granule @g present in the upper file: copy it from the origin
  * (bytes at and after lower_valid are zeros).  Caller holds fill_mutex.
@@ -621,9 +630,7 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 		if (err)
 			return err;
 	}
-	atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
-	atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
-	return lfs_cow_mark(cow, g);
+	return lfs_cow_filled(inode, cow, g, len);
 }
 
 static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
@@ -632,6 +639,7 @@ static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 	loff_t pos = folio_pos(folio);
 	loff_t isize = i_size_read(inode);
 	u32 g = pos >> cow->shift;
+	bool locked = false, whole = false;
 	size_t len;
 	char *kaddr;
 	int err = 0;
@@ -639,18 +647,30 @@ static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 	if (pos >= isize)
 		return 0;	/* truncated meanwhile */
 	len = min_t(loff_t, folio_size(folio), isize - pos);
-
 	if (!lfs_granule_present(cow, g)) {
 		mutex_lock(&cow->fill_mutex);
-		if (!lfs_granule_present(cow, g))
-			err = lfs_cow_fill(inode, cow, g, false);
-		mutex_unlock(&cow->fill_mutex);
-		if (err)
-			return err;
+		locked = true;
+		/*
+		 * A folio as big as the granule holds all of it (the folio
+		 * is uptodate): write it and mark the granule, without
+		 * copying the origin's bytes first.
+		 */
+		if (!lfs_granule_present(cow, g)) {
+			if (folio_size(folio) >> cow->shift)
+				whole = true;
+			else
+				err = lfs_cow_fill(inode, cow, g, false);
+		}
 	}
-	kaddr = kmap_local_folio(folio, 0);
-	err = lfs_upper_write(cow->upper, kaddr, len, pos);
-	kunmap_local(kaddr);
+	if (!err) {
+		kaddr = kmap_local_folio(folio, 0);
+		err = lfs_upper_write(cow->upper, kaddr, len, pos);
+		kunmap_local(kaddr);
+	}
+	if (!err && whole)
+		err = lfs_cow_filled(inode, cow, g, len);
+	if (locked)
+		mutex_unlock(&cow->fill_mutex);
 	return err;
 }
 
