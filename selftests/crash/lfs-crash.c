@@ -10,7 +10,9 @@
  *   lfs-crash write --mnt MNT --journal J --seed S --gran G [--reset FILE]
  *	Open every file of the layerfs mount MNT O_RDWR (each becomes
  *	partial) and MAP_SHARED, then run a seeded random sequence of
- *	pwrite, MAP_SHARED stores, fsync, fdatasync and syncfs until the
+ *	pwrite, MAP_SHARED stores, fallocate PUNCH_HOLE and ZERO_RANGE
+ *	(KEEP_SIZE: these read as writes of zeros), fsync, fdatasync and
+ *	syncfs until the
  *	machine resets: with --reset, a timer thread creates FILE and resets
  *	it (sysrq b) at a seeded moment, or right after the first sync that
  *	returns after that moment, with writes in flight (several
@@ -30,7 +32,8 @@
  *	    returned 0): the data of the newest such write, or of a later
  *	    write covering it;
  *	  - otherwise: its lower data, or the data of any write covering it.
- *	Never zeros, never anything else; no read may fail.  With --lower,
+ *	Never zeros (but where a hole was punched or a range zeroed), never
+ *	anything else; no read may fail.  With --lower,
  *	the lower files must still hold their own content.
  *
  * Exit status: 0 ok, 1 a check failed, 2 usage or setup error.
@@ -38,6 +41,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -111,6 +115,21 @@ static uint64_t lower_tag(int f)
 static uint64_t write_tag(uint64_t seed, long id)
 {
 	return mix64(seed ^ 0x5752495445000000ULL) ^ mix64((uint64_t)id << 8);
+}
+
+/* What operation @kind left at [off, off+len): zeros, or write data. */
+static void fill_op(unsigned char *buf, char kind, uint64_t seed, long id,
+		    off_t off, size_t len)
+{
+	if (kind == 'p' || kind == 'z')
+		memset(buf, 0, len);
+	else
+		fill(buf, write_tag(seed, id), off, len);
+}
+
+static bool is_write(char kind)
+{
+	return strchr("wmpz", kind) != NULL;
 }
 
 static void die(const char *fmt, ...)
@@ -379,7 +398,19 @@ static int cmd_write(const char *mnt, const char *journal, uint64_t seed,
 		off = rnd_below(&s, size - len + 1);
 		if (k == 3)
 			off -= off % gran;
-		if (r < 50 || r >= 94) {
+		if (r >= 56 && r < 62) {
+			/* Reads as a write of zeros; the size stays. */
+			int mode = FALLOC_FL_KEEP_SIZE | (r < 59 ?
+				   FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+			int rc;
+
+			id = jlog(true, "%c %d %lld %zu", r < 59 ? 'p' : 'z', f,
+				  (long long)off, len);
+			rc = fallocate(wf[f].fd, mode, off, len);
+			if (rc)
+				die("fallocate %s: %m", files[f].path);
+			jlog(false, "E %ld 0", id);
+		} else if (r < 46 || r >= 94) {
 			/* pwrite; r >= 94: pwrite then fsync at once */
 			id = jlog(true, "w %d %lld %zu", f, (long long)off, len);
 			fill(buf, write_tag(seed, id), off, len);
@@ -403,7 +434,7 @@ static int cmd_write(const char *mnt, const char *journal, uint64_t seed,
 /* --- verify ------------------------------------------------------------------ */
 
 struct op {
-	char kind;		/* w m f d s */
+	char kind;		/* w m p z, f d s */
 	int file;
 	off_t off;
 	size_t len;
@@ -444,7 +475,7 @@ static void load_journal(const char *journal, uint64_t *seed,
 		} else if (sscanf(line, "B %ld %c %d %lld %zu", &id, &kind, &f,
 				  &off, &len) == 5) {
 			if (id != nops || f < 0 || f >= NFILES ||
-			    !strchr("wmfds", kind) || off < 0 ||
+			    !strchr("wmpzfds", kind) || off < 0 ||
 			    off + (off_t)len > files[f].size)
 				die("%s:%ld: bad line", journal, lineno);
 			if (nops == cap) {
@@ -493,7 +524,7 @@ static int cmd_verify(const char *mnt, const char *journal, const char *lower)
 	for (i = 0; i < nops; i++) {
 		struct op *o = &ops[i];
 
-		if (o->kind == 'w' || o->kind == 'm') {
+		if (is_write(o->kind)) {
 			nwrites++;
 			ninflight += o->end == LONG_MAX;
 			continue;
@@ -508,7 +539,7 @@ static int cmd_verify(const char *mnt, const char *journal, const char *lower)
 				acked_sync[f] = o->begin;
 	}
 	for (i = 0; i < nops; i++)
-		if ((ops[i].kind == 'w' || ops[i].kind == 'm') &&
+		if (is_write(ops[i].kind) &&
 		    ops[i].end < acked_sync[ops[i].file])
 			nacked++;
 	printf("# journal: seed %" PRIu64 ", granule %u, %ld operations: %ld writes "
@@ -564,10 +595,10 @@ static int cmd_verify(const char *mnt, const char *journal, const char *lower)
 			bool durable;
 			size_t k;
 
-			if ((o->kind != 'w' && o->kind != 'm') || o->file != f)
+			if (!is_write(o->kind) || o->file != f)
 				continue;
 			durable = o->end < acked_sync[f];
-			fill(exp, write_tag(seed, i), o->off, o->len);
+			fill_op(exp, o->kind, seed, i, o->off, o->len);
 			for (k = 0; k < o->len; k++) {
 				b = o->off + k;
 				if (st[b])
