@@ -31,7 +31,9 @@
  *                                     growth of Cached: in /proc/meminfo and
  *                                     what mincore() finds of LOWER
  *   lfsbench firstwrite PATH OFF      time open(O_RDWR) + 4 KiB pwrite at
- *                                     OFF + fsync + close; prints "SECONDS"
+ *                                     OFF + fsync + close; prints "SECONDS
+ *                                     OPEN PWRITE FSYNC" (the whole, then
+ *                                     the time of each call)
  *   lfsbench randwrite PATH SECS SEED 4 KiB pwrites at random 4 KiB-aligned
  *                                     offsets, fsync every 64, for SECS
  *                                     seconds; prints "OPS SECONDS"
@@ -835,7 +837,7 @@ static int cmd_cachegrow(const char *lower, int nfiles, char **files)
 static int cmd_firstwrite(const char *path, long long off)
 {
 	char buf[4096];
-	double t0, t1;
+	double t0, t1, t2, t3;
 	int fd;
 
 	memset(buf, 0x5a, sizeof(buf));
@@ -843,14 +845,16 @@ static int cmd_firstwrite(const char *path, long long off)
 	fd = open(path, O_RDWR);
 	if (fd < 0)
 		die("open %s", path);
+	t1 = now();
 	if (pwrite(fd, buf, sizeof(buf), off) != (ssize_t)sizeof(buf))
 		die("pwrite %s", path);
+	t2 = now();
 	if (fsync(fd))
 		die("fsync %s", path);
+	t3 = now();
 	if (close(fd))
 		die("close %s", path);
-	t1 = now();
-	printf("%.6f\n", t1 - t0);
+	printf("%.6f %.6f %.6f %.6f\n", now() - t0, t1 - t0, t2 - t1, t3 - t2);
 	return 0;
 }
 
