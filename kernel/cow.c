@@ -767,7 +767,16 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		kvfree(map);
 		goto failed;
 	}
-	err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map, size, 0);
+	/*
+	 * vfs_setxattr() leaves the limit on a value's size to the syscall
+	 * (xfs stores a bigger one and then shuts down on writing it), and
+	 * lfs_cow_load() could not read it back: treat it as not fitting.
+	 */
+	if (size > XATTR_SIZE_MAX)
+		err = -E2BIG;
+	else
+		err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map, size,
+				   0);
 	kvfree(map);
 	if (err == -ENOSPC || err == -E2BIG || err == -ERANGE) {
 		/* Too big for this filesystem's xattrs: copy the rest. */

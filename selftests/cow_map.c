@@ -358,4 +358,65 @@ TEST(files_beyond_16_gib)
 	}
 }
 
+/*
+ * A map bigger than any xattr may be (XATTR_SIZE_MAX, 64 KiB) must never
+ * reach the upper filesystem: vfs_setxattr() does not check the size, and
+ * xfs wrote such a value and shut down when its write verifier saw it.
+ * Every filesystem gets the fallback of a map that does not fit: the file
+ * is materialised and its map dropped.  9,000 written granules, each its
+ * own run, make a map of more than 72 KiB.
+ */
+TEST(a_map_beyond_the_xattr_size_limit_materialises)
+{
+	enum { NR = 9000, GRAN = 4096 };
+	static const int probe[] = { 0, 1, NR / 2, NR - 1 };
+	const off_t size = (off_t)2 * NR * GRAN;
+	struct lfs_upper u;
+	struct stat st;
+	char c, buf[2];
+	unsigned int i;
+	int fd;
+
+	LFS_REQUIRE_UPPER_ENV();
+	if (lfs_is_overlay())
+		SKIP(return, "layerfs's copy-on-write");
+	ASSERT_EQ(0, lfs_private_mount_ns());
+	ASSERT_EQ(0, lfs_upper_init(&u, "cow_bigmap"));
+	ASSERT_NE(NULL, lfs_stack_add(&u.s, LFS_ENTRIES("f")));
+	fd = open(lfs_in_layer(&u.s, 0, "f"), O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, size));
+	ASSERT_EQ(0, close(fd));
+	u.cow_block = GRAN;
+	ASSERT_EQ(0, lfs_upper_mount(&u)) {
+		TH_LOG("%s", u.s.log);
+	}
+
+	fd = open(lfs_at(&u.s, "f"), O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	for (i = 0; i < NR; i++) {
+		c = 'a' + i % 26;
+		ASSERT_EQ(1, pwrite(fd, &c, 1, (off_t)2 * i * GRAN));
+	}
+	ASSERT_EQ(0, fsync(fd)) TH_LOG("fsync: %s", strerror(errno));
+	ASSERT_EQ(0, close(fd));
+	/* No map any more: the upper file holds all of the file. */
+	EXPECT_EQ(-1, lgetxattr(upper_f(&u), LAYERFS_XATTR_MAP, NULL, 0));
+	EXPECT_EQ(ENODATA, errno);
+
+	ASSERT_EQ(0, lfs_upper_cycle(&u));
+	ASSERT_EQ(0, stat(lfs_at(&u.s, "f"), &st));
+	EXPECT_EQ(size, st.st_size);
+	for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+		off_t at = (off_t)2 * probe[i] * GRAN;
+
+		ASSERT_EQ(2, lfs_pread_file(lfs_at(&u.s, "f"), buf, 1, at) +
+			     lfs_pread_file(lfs_at(&u.s, "f"), buf + 1, 1,
+					    at + GRAN));
+		EXPECT_EQ('a' + probe[i] % 26, buf[0]);
+		EXPECT_EQ(0, buf[1]);
+	}
+	lfs_stack_remove(&u.s);
+}
+
 TEST_HARNESS_MAIN
