@@ -7,6 +7,7 @@
 
 T_N=0
 T_FAILED=0
+T_NFAILED=0
 TAP_NAME=$(basename "$0" .sh)
 
 ok() { T_N=$((T_N + 1)); echo "ok $T_N $*"; }
@@ -15,6 +16,7 @@ ok() { T_N=$((T_N + 1)); echo "ok $T_N $*"; }
 not_ok() {
 	T_N=$((T_N + 1))
 	T_FAILED=1
+	T_NFAILED=$((T_NFAILED + 1))
 	echo "not ok $T_N $1"
 	shift
 	local l
