@@ -19,8 +19,9 @@
  * (struct layerfs_map) only after the data it describes was made durable
  * with fsync of the upper file, so after a crash a granule reads either its
  * new data or its old lower data, never a hole.  A map too large for the
- * upper filesystem's xattr space makes layerfs copy the remaining granules
- * and drop the map: the file is then an ordinary upper file.
+ * upper filesystem's xattr space, or for any xattr, makes layerfs copy the
+ * remaining granules and drop the map: the file is then an ordinary upper
+ * file.
  *
  * Locking: the inode's i_rwsem serialises writers and size changes (the
  * VFS and generic_file_write_iter() take it); cow->fill_mutex serialises
@@ -48,8 +49,14 @@
 /* Folios read in one go by readahead: 128 KiB of 4 KiB pages. */
 #define LFS_READ_BATCH	32
 
-/* Bounds the in-memory map; beyond it the file is materialised. */
-#define LFS_COW_MAX_RUNS	65536U
+/*
+ * Bounds the in-memory map.  A map of this many runs is bigger than any
+ * xattr value may be, so it could never be persisted: a file that gets
+ * near it is materialised at once (lfs_cow_room()) rather than at its next
+ * persist.
+ */
+#define LFS_COW_MAX_RUNS \
+	((unsigned int)(XATTR_SIZE_MAX / sizeof(struct layerfs_map_run)))
 
 struct lfs_run {
 	u32 start;	/* first granule */
@@ -67,6 +74,7 @@ struct lfs_cow {
 	bool dirty;			/* map changed since persisted */
 	bool broken;			/* map unusable: I/O is EIO */
 	bool no_clone;			/* the origin cannot be cloned */
+	bool materialised;		/* no map to write: drop it */
 	struct mutex fill_mutex;	/* copy of a granule + marking it */
 	struct mutex persist_mutex;	/* one map write at a time */
 	/* Origin identity, written into the map and checked on load. */
@@ -261,16 +269,19 @@ static struct lfs_cow *lfs_cow_alloc(void)
 	return cow;
 }
 
-/* Room for one more run, allocated outside cow->lock. */
+/*
+ * Room in the array for one more run, allocated outside cow->lock.  The
+ * array stops growing at LFS_COW_MAX_RUNS; lfs_cow_room() keeps the map
+ * below that.
+ */
 static int lfs_cow_reserve(struct lfs_cow *cow)
 {
 	struct lfs_run *runs;
 	unsigned int cap;
 
-	if (READ_ONCE(cow->nr) + 1 < READ_ONCE(cow->cap))
+	if (READ_ONCE(cow->nr) + 1 < READ_ONCE(cow->cap) ||
+	    cow->cap >= LFS_COW_MAX_RUNS)
 		return 0;
-	if (cow->cap >= LFS_COW_MAX_RUNS)
-		return -ENOSPC;
 	cap = min(cow->cap * 2, LFS_COW_MAX_RUNS);
 	runs = kvmalloc_array(cap, sizeof(*runs), GFP_NOFS);
 	if (!runs)
@@ -633,6 +644,56 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 	return lfs_cow_filled(inode, cow, g, len);
 }
 
+/*
+ * Copy every missing granule: the file no longer needs its origin, and
+ * from now on its map is dropped, not written.  Filling in order of
+ * granules adds at most one run (granule 0's) and then only extends runs.
+ * Caller holds fill_mutex.
+ */
+static int __lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow,
+				 bool killable)
+{
+	loff_t isize = i_size_read(inode);
+	u32 g, ng = (isize + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
+	int err = 0;
+
+	lockdep_assert_held(&cow->fill_mutex);
+	WRITE_ONCE(cow->materialised, true);
+	for (g = 0; g < ng && !err; g++) {
+		if (killable && fatal_signal_pending(current))
+			err = -EINTR;
+		else if (!lfs_granule_present(cow, g))
+			err = lfs_cow_fill(inode, cow, g, true);
+	}
+	return err;
+}
+
+static int lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow)
+{
+	int err;
+
+	mutex_lock(&cow->fill_mutex);
+	err = __lfs_cow_materialise(inode, cow, true);
+	mutex_unlock(&cow->fill_mutex);
+	return err;
+}
+
+/*
+ * Before marking granules that may add up to @n runs to the map.  A map
+ * that would reach LFS_COW_MAX_RUNS could never be persisted (persist
+ * would materialise the file): materialise it now instead of failing the
+ * write.  Writeback must not fail for a signal: it would lose the folio.
+ * Caller holds fill_mutex.
+ */
+static int lfs_cow_room(struct inode *inode, struct lfs_cow *cow,
+			unsigned int n, bool killable)
+{
+	lockdep_assert_held(&cow->fill_mutex);
+	if (READ_ONCE(cow->nr) + n < LFS_COW_MAX_RUNS)
+		return 0;
+	return __lfs_cow_materialise(inode, cow, killable);
+}
+
 static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 			       struct folio *folio)
 {
@@ -650,12 +711,13 @@ static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 	if (!lfs_granule_present(cow, g)) {
 		mutex_lock(&cow->fill_mutex);
 		locked = true;
+		err = lfs_cow_room(inode, cow, 1, false);
 		/*
 		 * A folio as big as the granule holds all of it (the folio
 		 * is uptodate): write it and mark the granule, without
 		 * copying the origin's bytes first.
 		 */
-		if (!lfs_granule_present(cow, g)) {
+		if (!err && !lfs_granule_present(cow, g)) {
 			if (folio_size(folio) >> cow->shift)
 				whole = true;
 			else
@@ -716,24 +778,6 @@ const struct address_space_operations lfs_aops = {
 
 /* --- persisting the map ---------------------------------------------------- */
 
-/* Copy every missing granule: the file no longer needs its origin. */
-static int lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow)
-{
-	loff_t isize = i_size_read(inode);
-	u32 g, ng = (isize + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
-	int err = 0;
-
-	mutex_lock(&cow->fill_mutex);
-	for (g = 0; g < ng && !err; g++) {
-		if (fatal_signal_pending(current))
-			err = -EINTR;
-		else if (!lfs_granule_present(cow, g))
-			err = lfs_cow_fill(inode, cow, g, true);
-	}
-	mutex_unlock(&cow->fill_mutex);
-	return err;
-}
-
 /*
  * Write the map after making the data it points at durable.  Caller has
  * mounter credentials; no folio of the inode is locked.
@@ -771,8 +815,9 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 	 * vfs_setxattr() leaves the limit on a value's size to the syscall
 	 * (xfs stores a bigger one and then shuts down on writing it), and
 	 * lfs_cow_load() could not read it back: treat it as not fitting.
+	 * A file materialised already has no use for a map.
 	 */
-	if (size > XATTR_SIZE_MAX)
+	if (size > XATTR_SIZE_MAX || READ_ONCE(cow->materialised))
 		err = -E2BIG;
 	else
 		err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map, size,
@@ -888,6 +933,8 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 	first = offset >> cow->shift;
 	last = end > i_size_read(inode) ? U32_MAX : (end - 1) >> cow->shift;
 	mutex_lock(&cow->fill_mutex);
+	/* The two edge granules, and one run for the granules between. */
+	err = lfs_cow_room(inode, cow, 3, true);
 	for (g = first; !err && (loff_t)g << cow->shift < i_size_read(inode) &&
 	     g <= last; g++) {
 		loff_t gs = (loff_t)g << cow->shift;
