@@ -7,7 +7,8 @@
  *	Two lower layers, DIR/l1 (top) and DIR/l0, holding FILES below with
  *	a known content: byte o of file i is lower_byte(i, o), never 0.
  *
- *   lfs-crash write --mnt MNT --journal J --seed S --gran G [--reset FILE]
+ *   lfs-crash write --mnt MNT --journal J --seed S --gran G
+ *		    [--reset FILE [--no-reset] [--ops N]]
  *	Open every file of the layerfs mount MNT O_RDWR (each becomes
  *	partial) and MAP_SHARED, then run a seeded random sequence of
  *	pwrite, MAP_SHARED stores, fallocate PUNCH_HOLE and ZERO_RANGE
@@ -20,7 +21,11 @@
  *	fsyncs files concurrently with the writes.  Every operation is
  *	logged in the journal J before it starts ("B ...") and after it ends
  *	("E ..."); with --no-reset the thread only exits (to test the
- *	checker without a VM).  J must be on storage that survives the reset (the host's
+ *	checker without a VM).  With --ops N, the reset (or end) comes after
+ *	N operations at the latest: how far a writer gets in its time
+ *	depends on the machine, and the checker's own test needs files that
+ *	are not holes all over.
+ *	J must be on storage that survives the reset (the host's
  *	results share: a write(2) there returns once the host has the bytes).
  *	The data of write #id at file offset o is write_byte(seed, id, o).
  *
@@ -278,6 +283,7 @@ static void do_sync(char kind, int f)
 }
 
 static volatile int cut_now;	/* after_sync: reset after the next sync */
+static long max_ops;		/* --ops: reset after this many, 0: no limit */
 static bool after_sync;
 
 static void reset_machine(void)
@@ -371,12 +377,14 @@ static int cmd_write(const char *mnt, const char *journal, uint64_t seed,
 	if (with_syncer && pthread_create(&t, NULL, syncer, NULL))
 		die("pthread_create");
 
-	for (;;) {
+	for (long n = 1;; n++) {
 		unsigned int r = rnd_below(&s, 100), k = rnd_below(&s, 4);
 		off_t size, off;
 		size_t len;
 		long id;
 
+		if (max_ops && n > max_ops)
+			reset_machine();
 		f = rnd_below(&s, NFILES);
 		size = files[f].size;
 		if (r >= 62 && r < 94) {
@@ -738,7 +746,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: lfs-crash mklower DIR\n"
-		"       lfs-crash write --mnt MNT --journal J --seed S --gran G [--reset FILE [--no-reset]]\n"
+		"       lfs-crash write --mnt MNT --journal J --seed S --gran G [--reset FILE [--no-reset] [--ops N]]\n"
 		"       lfs-crash verify --mnt MNT --journal J [--lower DIR]\n");
 	exit(2);
 }
@@ -778,10 +786,13 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--gran"))
 			gran = parse_size(argv[i + 1]);
+		else if (!strcmp(argv[i], "--ops"))
+			max_ops = strtol(argv[i + 1], NULL, 0);
 		else
 			usage();
 	}
-	if (i != argc || !mnt || !journal)
+	if (i != argc || !mnt || !journal || max_ops < 0 ||
+	    (max_ops && !reset_marker))
 		usage();
 	if (!strcmp(argv[1], "write")) {
 		if (reset_marker && reset_for_real && !in_test_vm())
