@@ -13,19 +13,18 @@
  *	partial) and MAP_SHARED, then run a seeded random sequence of
  *	pwrite, MAP_SHARED stores, fallocate PUNCH_HOLE and ZERO_RANGE
  *	(KEEP_SIZE: these read as writes of zeros), fsync, fdatasync and
- *	syncfs until the
- *	machine resets: with --reset, a timer thread creates FILE and resets
- *	it (sysrq b) at a seeded moment, or right after the first sync that
- *	returns after that moment, with writes in flight (several
- *	writers on several stacks run at once, one of them with --reset).  With some seeds a second thread
- *	fsyncs files concurrently with the writes.  Every operation is
- *	logged in the journal J before it starts ("B ...") and after it ends
- *	("E ..."); with --no-reset the thread only exits (to test the
- *	checker without a VM).  With --ops N, the reset (or end) comes after
- *	N operations at the latest: how far a writer gets in its time
- *	depends on the machine, and the checker's own test needs files that
- *	are not holes all over.
- *	J must be on storage that survives the reset (the host's
+ *	syncfs until the machine resets: with --reset, a timer thread
+ *	creates FILE and resets it (sysrq b) at a seeded moment, or right
+ *	after the first sync that returns after that moment, with writes in
+ *	flight (several writers on several stacks run at once, one of them
+ *	with --reset).  With some seeds a second thread fsyncs files
+ *	concurrently with the writes.  Every operation is logged in the
+ *	journal J before it starts ("B ...") and after it ends ("E ...");
+ *	with --no-reset the thread only exits (to test the checker without
+ *	a VM).  With --ops N, the reset (or end) comes after N operations at
+ *	the latest: how far a writer gets in its time depends on the
+ *	machine, and the checker's own test needs files that are not holes
+ *	all over.  J must be on storage that survives the reset (the host's
  *	results share: a write(2) there returns once the host has the bytes).
  *	The data of write #id at file offset o is write_byte(seed, id, o).
  *
