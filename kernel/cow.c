@@ -645,25 +645,87 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 }
 
 /*
+ * How many missing granules from @g on (all of them before granule @ng)
+ * read as zeros from the origin: holes of the lower file, or past
+ * lower_valid.  0 where the origin has data, or cannot tell (a lower
+ * filesystem without SEEK_DATA reports all of a file as data).
+ */
+static u32 lfs_cow_zero_granules(struct lfs_cow *cow, u32 g, u32 ng)
+{
+	loff_t pos = (loff_t)g << cow->shift;
+	loff_t lvalid = lfs_cow_lower_valid(cow);
+	loff_t zend = LLONG_MAX;
+	unsigned int i;
+	u32 end = ng;
+
+	spin_lock(&cow->lock);
+	i = lfs_run_find(cow, g);
+	if (i < cow->nr)
+		end = min(end, cow->runs[i].start);
+	spin_unlock(&cow->lock);
+
+	if (pos < lvalid && cow->lower) {
+		loff_t data = vfs_llseek(cow->lower, pos, SEEK_DATA);
+
+		if (data >= 0 && data < lvalid)
+			zend = data;
+		else if (data < 0 && data != -ENXIO)
+			return 0;
+	}
+	if (zend >> cow->shift < end)
+		end = zend >> cow->shift;
+	return end > g ? end - g : 0;
+}
+
+/*
  * Copy every missing granule: the file no longer needs its origin, and
- * from now on its map is dropped, not written.  Filling in order of
- * granules adds at most one run (granule 0's) and then only extends runs.
- * Caller holds fill_mutex.
+ * from now on its map is dropped, not written.  Where the origin reads
+ * zeros the upper file gets a hole, not written zeros, so that a sparse
+ * file stays sparse.  Filling in order of granules adds at most one run
+ * (granule 0's) and then only extends runs.  Caller holds fill_mutex.
  */
 static int __lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow,
 				 bool killable)
 {
 	loff_t isize = i_size_read(inode);
-	u32 g, ng = (isize + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
+	u32 g, n, ng = (isize + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
+	bool punch = true;
+	loff_t pos;
 	int err = 0;
 
 	lockdep_assert_held(&cow->fill_mutex);
 	WRITE_ONCE(cow->materialised, true);
 	for (g = 0; g < ng && !err; g++) {
-		if (killable && fatal_signal_pending(current))
+		if (killable && fatal_signal_pending(current)) {
 			err = -EINTR;
-		else if (!lfs_granule_present(cow, g))
+			break;
+		}
+		if (lfs_granule_present(cow, g))
+			continue;
+		n = punch ? lfs_cow_zero_granules(cow, g, ng) : 0;
+		if (!n) {
 			err = lfs_cow_fill(inode, cow, g, true);
+			continue;
+		}
+		/* Whatever a crash left in the upper file there goes. */
+		pos = (loff_t)g << cow->shift;
+		err = vfs_fallocate(cow->upper, FALLOC_FL_PUNCH_HOLE |
+				    FALLOC_FL_KEEP_SIZE, pos,
+				    min_t(loff_t, (loff_t)n << cow->shift,
+					  isize - pos));
+		if (err == -EOPNOTSUPP) {
+			punch = false;
+			err = lfs_cow_fill(inode, cow, g, true);
+			continue;
+		}
+		if (!err)
+			err = lfs_cow_reserve(cow);
+		if (!err) {
+			spin_lock(&cow->lock);
+			err = lfs_map_add(cow, g, n);
+			spin_unlock(&cow->lock);
+		}
+		g += n - 1;
 	}
 	return err;
 }
