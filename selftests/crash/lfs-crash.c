@@ -71,8 +71,17 @@ static const struct lfile files[] = {
 	{ "l1", "d/b", (1 << 20) + 1234 },
 	{ "l0", "c", 3 << 19 },
 	{ "l0", "d/e", (1 << 19) + 77 },
+	{ "l0", "big", 16 << 20 },
 };
 #define NFILES ((int)(sizeof(files) / sizeof(files[0])))
+/*
+ * Written first in BURST scattered places, one byte each: with 4 KiB
+ * granules that is a map too big for an ext4 xattr, so the file's next
+ * fsync materialises it (copies all the rest) and drops the map, and the
+ * reset can come before, during or after that.
+ */
+#define BIG 4
+#define BURST 1500
 #define MAX_WRITE (256 << 10)
 
 static uint64_t mix64(uint64_t x)
@@ -376,6 +385,14 @@ static int cmd_write(const char *mnt, const char *journal, uint64_t seed,
 	if (with_syncer && pthread_create(&t, NULL, syncer, NULL))
 		die("pthread_create");
 
+	for (int i = 0; i < BURST; i++) {
+		off_t off = (off_t)2 * i * 4096 + rnd_below(&s, 4096);
+		long id = jlog(true, "w %d %lld 1", BIG, (long long)off);
+
+		fill(buf, write_tag(seed, id), off, 1);
+		write_all(wf[BIG].fd, buf, 1, off, files[BIG].path);
+		jlog(false, "E %ld 0", id);
+	}
 	for (long n = 1;; n++) {
 		unsigned int r = rnd_below(&s, 100), k = rnd_below(&s, 4);
 		off_t size, off;
