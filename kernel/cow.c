@@ -295,15 +295,15 @@ static int lfs_cow_reserve(struct lfs_cow *cow)
 	return 0;
 }
 
-/* Mark granule @g present; takes cow->lock itself. */
-static int lfs_cow_mark(struct lfs_cow *cow, u32 g)
+/* Mark granules [g, g + n) present; takes cow->lock itself. */
+static int lfs_cow_mark(struct lfs_cow *cow, u32 g, u32 n)
 {
 	int err = lfs_cow_reserve(cow);
 
 	if (err)
 		return err;
 	spin_lock(&cow->lock);
-	err = lfs_map_add(cow, g, 1);
+	err = lfs_map_add(cow, g, n);
 	spin_unlock(&cow->lock);
 	return err;
 }
@@ -610,7 +610,7 @@ static int lfs_cow_filled(struct inode *inode, struct lfs_cow *cow, u32 g,
 {
 	atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
 	atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
-	return lfs_cow_mark(cow, g);
+	return lfs_cow_mark(cow, g, 1);
 }
 
 /*
@@ -628,7 +628,7 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 	int err;
 
 	if (pos >= isize)
-		return lfs_cow_mark(cow, g);
+		return lfs_cow_mark(cow, g, 1);
 	len = min_t(loff_t, gsize, isize - pos);
 	if (!share || !lfs_cow_clone(cow, pos, len)) {
 		buf = kvmalloc(len, GFP_NOFS);
@@ -696,10 +696,8 @@ static int __lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow,
 	lockdep_assert_held(&cow->fill_mutex);
 	WRITE_ONCE(cow->materialised, true);
 	for (g = 0; g < ng && !err; g++) {
-		if (killable && fatal_signal_pending(current)) {
-			err = -EINTR;
-			break;
-		}
+		if (killable && fatal_signal_pending(current))
+			return -EINTR;
 		if (lfs_granule_present(cow, g))
 			continue;
 		n = punch ? lfs_cow_zero_granules(cow, g, ng) : 0;
@@ -719,12 +717,7 @@ static int __lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow,
 			continue;
 		}
 		if (!err)
-			err = lfs_cow_reserve(cow);
-		if (!err) {
-			spin_lock(&cow->lock);
-			err = lfs_map_add(cow, g, n);
-			spin_unlock(&cow->lock);
-		}
+			err = lfs_cow_mark(cow, g, n);
 		g += n - 1;
 	}
 	return err;
@@ -1013,7 +1006,7 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 		loff_t ge = gs + ((loff_t)1 << cow->shift);
 
 		if (gs >= offset && ge <= end && !lfs_granule_present(cow, g))
-			err = lfs_cow_mark(cow, g);
+			err = lfs_cow_mark(cow, g, 1);
 	}
 	mutex_unlock(&cow->fill_mutex);
 	/*
