@@ -336,7 +336,9 @@ static loff_t lfs_cow_lower_valid(struct lfs_cow *cow)
 /*
  * Read [pos, pos + len) of the merged file into @iter (no page cache).
  * Granules from the same place are read together, so that readahead of a
- * partial file turns into large reads of the upper and lower files.
+ * partial file turns into large reads of the upper and lower files.  On
+ * failure @iter has advanced by the bytes read before it, which
+ * lfs_cow_read_direct() returns.
  */
 static int lfs_cow_read_iter(struct lfs_cow *cow, struct iov_iter *iter,
 			     loff_t pos, size_t len)
@@ -367,9 +369,10 @@ static int lfs_cow_read_iter(struct lfs_cow *cow, struct iov_iter *iter,
 
 			iov_iter_truncate(iter, n);
 			got = vfs_iter_read(src, iter, &p, 0);
+			iov_iter_reexpand(iter,
+					  total - n + iov_iter_count(iter));
 			if (got < 0)
 				return got;
-			iov_iter_reexpand(iter, total - got);
 		}
 		/* Holes, the end of a file and everything else: zeros. */
 		if (got < n && iov_iter_zero(n - got, iter) != n - got)

@@ -8,7 +8,10 @@
 #  - what was fsync'ed before reads back, then and after the device works
 #    again and both mounts are made again;
 #  - every other byte reads its old lower data or the data written, never
-#    zeros or garbage, and the lower file is unchanged.
+#    zeros or garbage, and the lower file is unchanged;
+#  - a read(2) of a partial file that meets a failing device (dm-flakey
+#    failing all I/O) returns EIO, or the bytes before the failure, never
+#    bytes that are not the file's.
 # TAP output; run once (module_*), installed without the .sh.
 set -u
 
@@ -80,15 +83,42 @@ for i in range(0, len(want), 4096):
 EOF
 }
 
-# table DEV NAME linear|failing
+# read_dead FD LOWER: read(2)s of 1 MiB from offset 0 of FD (a file whose
+# second 64 KiB granule is in the upper layer, on a device failing all I/O)
+# return the lower bytes before that granule, then EIO.
+read_dead() {
+	python3 - "$@" <<'EOF'
+import errno, os, sys
+fd, want = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+off = 0
+while True:
+    try:
+        got = os.pread(fd, 1 << 20, off)
+    except OSError as e:
+        if e.errno != errno.EIO:
+            sys.exit(f"read at {off}: {e}, want EIO")
+        break
+    if not got:
+        sys.exit(f"end of file at {off}, want EIO")
+    if got != want[off:off + len(got)]:
+        i = next(i for i in range(len(got)) if got[i] != want[off + i])
+        sys.exit(f"read at {off} returned {len(got)} bytes, "
+                 f"wrong from {off + i}: {got[i:i + 8]!r}")
+    off += len(got)
+if off > 65536:
+    sys.exit(f"{off} bytes read before EIO, want at most 65536")
+EOF
+}
+
+# table DEV NAME linear|failing|dead: failing fails writes, dead all I/O
 table() {
 	local sectors
 	sectors=$(blockdev --getsz "$1")
-	if [ "$3" = linear ]; then
-		set -- "$1" "$2" "0 $sectors linear $1 0"
-	else
-		set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600 1 error_writes"
-	fi
+	case $3 in
+	linear) set -- "$1" "$2" "0 $sectors linear $1 0" ;;
+	failing) set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600 1 error_writes" ;;
+	*) set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600" ;;
+	esac
 	dmsetup suspend --noudevsync "$2" && dmsetup load "$2" --table "$3" &&
 		dmsetup resume --noudevsync "$2"
 }
@@ -106,6 +136,7 @@ for fs in ext4 xfs; do
 	d=$base/$fs
 	mkdir -p "$d/lower" "$d/up" "$d/mnt"
 	xfs_io -f -c "pwrite -q -S 0x4c 0 8m" "$d/lower/f" || { not_ok "$fs: lower file"; continue; }
+	cp "$d/lower/f" "$d/lower/g"
 	cp "$d/lower/f" "$d/lower.orig"
 	truncate -s 512M "$d/img"
 	loop=$(losetup -f --show "$d/img") || { not_ok "$fs: losetup"; continue; }
@@ -164,6 +195,23 @@ for fs in ext4 xfs; do
 	else
 		not_ok "$fs: the lower file is unchanged"
 	fi
+
+	# g: a changed granule (64 KiB at 64 KiB) after a lower one, its
+	# inode kept open and nothing of it cached when the device dies.
+	t="$fs: a read that meets a dead upper device fails with EIO after the bytes before it"
+	if xfs_io -c "pwrite -q -S 0x44 65536 4096" -c fsync "$d/mnt/g" &&
+		exec 3<"$d/mnt/g" && echo 3 >/proc/sys/vm/drop_caches &&
+		table "$loop" "lfs-eio-$fs" dead; then
+		if why=$(read_dead 3 "$d/lower.orig" 2>&1); then
+			ok "$t"
+		else
+			not_ok "$t" "$why"
+		fi
+		table "$loop" "lfs-eio-$fs" linear
+	else
+		not_ok "$t" "setting it up failed"
+	fi
+	exec 3<&-
 	umount "$d/mnt" "$d/up"
 	MNTS=()
 done
