@@ -32,7 +32,9 @@
  * is taken without any folio locked.
  */
 
+#include <linux/blkdev.h>
 #include <linux/crc32.h>
+#include <linux/fadvise.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -322,6 +324,25 @@ void lfs_cow_release(struct inode *inode)
 
 /* --- reading --------------------------------------------------------------- */
 
+/*
+ * A run of changed granules no longer than this, with more of the origin
+ * to read after it, is read from the origin too and then again from the
+ * upper file.  Skipping it instead would cut the origin's reads into
+ * pieces, and the page cache's readahead takes a read that skips a page
+ * for a random one and reads no further ahead: each piece would be read
+ * synchronously, on its own (a read of a file with 1% of its granules
+ * scattered in the upper layer went in requests of 396 KiB with no
+ * readahead).  128 KiB is the default readahead window.
+ */
+#define LFS_READ_THROUGH	(128 * 1024)
+
+/*
+ * A sequential read(2) of a partial file starts the reads of the changed
+ * granules of the next 4 MiB window as it enters a window (see
+ * lfs_cow_prefetch()).
+ */
+#define LFS_PREFETCH_SHIFT	22
+
 /* Bytes at and after this never come from the origin. */
 static loff_t lfs_cow_lower_valid(struct lfs_cow *cow)
 {
@@ -334,51 +355,146 @@ static loff_t lfs_cow_lower_valid(struct lfs_cow *cow)
 }
 
 /*
+ * The end of the run of granules holding @pos, all present or all absent
+ * (*@present says which), but no further than @stop.
+ */
+static loff_t lfs_cow_run_end(struct lfs_cow *cow, loff_t pos, loff_t stop,
+			      bool *present)
+{
+	u32 g = pos >> cow->shift;
+	u64 end = U64_MAX;
+	unsigned int i;
+
+	spin_lock(&cow->lock);
+	i = lfs_run_find(cow, g);
+	*present = i < cow->nr && cow->runs[i].start <= g;
+	if (*present)
+		end = (u64)cow->runs[i].start + cow->runs[i].len;
+	else if (i < cow->nr)
+		end = cow->runs[i].start;
+	spin_unlock(&cow->lock);
+	if (end > (u64)stop >> cow->shift)
+		return stop;
+	return min_t(loff_t, stop, end << cow->shift);
+}
+
+/*
+ * Where a read of the origin that has to reach @end stops instead: past
+ * each short run of changed granules that has more of the origin after
+ * it before @stop (see LFS_READ_THROUGH).
+ */
+static loff_t lfs_cow_read_through(struct lfs_cow *cow, loff_t end,
+				   loff_t stop)
+{
+	bool present;
+	loff_t next;
+
+	while (end < stop) {
+		next = lfs_cow_run_end(cow, end, stop, &present);
+		if (present && (next - end > LFS_READ_THROUGH || next == stop))
+			break;
+		end = next;
+	}
+	return end;
+}
+
+/*
+ * Start reading the changed granules of [pos, stop) from the upper file,
+ * all under one plug: the block layer merges the reads of granules that
+ * the upper filesystem placed side by side, which scattered changes
+ * written back together usually are.  Each would be a request of its own
+ * otherwise, read when it is reached.  Nothing to do if one place holds
+ * the whole range.
+ */
+static void lfs_cow_prefetch(struct lfs_cow *cow, loff_t pos, loff_t stop)
+{
+	struct blk_plug plug;
+	bool present;
+	loff_t end;
+
+	if (lfs_cow_run_end(cow, pos, stop, &present) == stop)
+		return;
+	blk_start_plug(&plug);
+	for (; pos < stop; pos = end) {
+		end = lfs_cow_run_end(cow, pos, stop, &present);
+		if (present)
+			vfs_fadvise(cow->upper, pos, end - pos,
+				    POSIX_FADV_WILLNEED);
+	}
+	blk_finish_plug(&plug);
+}
+
+/*
+ * Read [pos, pos + n) of @src into the next @n bytes of @iter, zeros
+ * after its end.  On success @iter has advanced by @n bytes; on failure
+ * by the bytes read before it.
+ */
+static int lfs_cow_read_src(struct file *src, struct iov_iter *iter,
+			    loff_t pos, size_t n)
+{
+	size_t total = iov_iter_count(iter);
+	ssize_t got = 0;
+
+	if (src) {
+		iov_iter_truncate(iter, n);
+		got = vfs_iter_read(src, iter, &pos, 0);
+		iov_iter_reexpand(iter, total - n + iov_iter_count(iter));
+		if (got < 0)
+			return got;
+	}
+	if (got < n && iov_iter_zero(n - got, iter) != n - got)
+		return -EFAULT;
+	return 0;
+}
+
+/*
  * Read [pos, pos + len) of the merged file into @iter (no page cache).
  * Granules from the same place are read together, so that readahead of a
  * partial file turns into large reads of the upper and lower files.  On
- * failure @iter has advanced by the bytes read before it, which
- * lfs_cow_read_direct() returns.
+ * failure @iter has advanced past the bytes read correctly before it and
+ * no further: lfs_cow_read_direct() returns those.
  */
 static int lfs_cow_read_iter(struct lfs_cow *cow, struct iov_iter *iter,
 			     loff_t pos, size_t len)
 {
-	loff_t gsize = (loff_t)1 << cow->shift;
 	loff_t lvalid = lfs_cow_lower_valid(cow);
+	loff_t stop = pos + len;
+	/* The origin's bytes are in @iter up to here already. */
+	loff_t lower_done = pos;
 
-	while (len) {
-		bool present = lfs_granule_present(cow, pos >> cow->shift);
-		loff_t end = round_down(pos, gsize) + gsize;
+	while (pos < stop) {
+		loff_t end, through;
 		struct file *src = NULL;
-		ssize_t got = 0;
-		size_t n;
+		size_t left, done;
+		bool present;
+		int err;
 
-		while (end < pos + (loff_t)len &&
-		       lfs_granule_present(cow, end >> cow->shift) == present)
-			end += gsize;
-		n = min_t(loff_t, len, end - pos);
+		end = lfs_cow_run_end(cow, pos, stop, &present);
+		through = end;
 		if (present) {
 			src = cow->upper;
+		} else if (pos < lower_done) {
+			end = min(end, lower_done);
+			iov_iter_advance(iter, end - pos);
+			pos = end;
+			continue;
 		} else if (pos < lvalid && cow->lower) {
 			src = cow->lower;
-			n = min_t(loff_t, n, lvalid - pos);
-		}
-		if (src) {
-			size_t total = iov_iter_count(iter);
-			loff_t p = pos;
-
-			iov_iter_truncate(iter, n);
-			got = vfs_iter_read(src, iter, &p, 0);
-			iov_iter_reexpand(iter,
-					  total - n + iov_iter_count(iter));
-			if (got < 0)
-				return got;
+			end = min(end, lvalid);
+			through = lfs_cow_read_through(cow, end,
+						       min(stop, lvalid));
 		}
 		/* Holes, the end of a file and everything else: zeros. */
-		if (got < n && iov_iter_zero(n - got, iter) != n - got)
-			return -EFAULT;
-		pos += n;
-		len -= n;
+		left = iov_iter_count(iter);
+		err = lfs_cow_read_src(src, iter, pos, through - pos);
+		done = left - iov_iter_count(iter);
+		/* Past @end, changed granules still hold the origin's bytes. */
+		if (done > end - pos)
+			iov_iter_revert(iter, done - (end - pos));
+		if (err)
+			return err;
+		lower_done = max(lower_done, through);
+		pos = end;
 	}
 	return 0;
 }
@@ -449,8 +565,15 @@ static void lfs_cow_readahead(struct readahead_control *rac)
 	struct inode *inode = rac->mapping->host;
 	struct lfs_cow *cow = lfs_cow(inode);
 	struct folio *folios[LFS_READ_BATCH];
+	const struct cred *old_cred;
 	unsigned int nr;
 
+	if (cow && !cow->broken) {
+		old_cred = lfs_override_creds(inode->i_sb);
+		lfs_cow_prefetch(cow, readahead_pos(rac),
+				 readahead_pos(rac) + readahead_length(rac));
+		revert_creds(old_cred);
+	}
 	do {
 		for (nr = 0; nr < LFS_READ_BATCH; nr++) {
 			folios[nr] = readahead_folio(rac);
@@ -476,9 +599,11 @@ ssize_t lfs_cow_read_direct(struct kiocb *iocb, struct iov_iter *iter)
 	struct inode *inode = file_inode(iocb->ki_filp);
 	struct address_space *mapping = inode->i_mapping;
 	struct lfs_cow *cow = lfs_cow(inode);
+	struct file_ra_state *ra = &iocb->ki_filp->f_ra;
 	const struct cred *old_cred;
 	size_t count, left;
 	loff_t pos = iocb->ki_pos;
+	loff_t ahead, win;
 	int err;
 
 	if (iocb->ki_flags & (IOCB_NOWAIT | IOCB_DIRECT) || mapping_mapped(mapping))
@@ -493,12 +618,25 @@ ssize_t lfs_cow_read_direct(struct kiocb *iocb, struct iov_iter *iter)
 		inode_unlock_shared(inode);
 		return generic_file_read_iter(iocb, iter);
 	}
+	/*
+	 * A sequential reader (as filemap_read() keeps prev_pos) entering a
+	 * window starts the reads of the changed granules up to the end of
+	 * the next one; the reads of the window it is in started when it
+	 * entered that one.
+	 */
+	ahead = pos + count;
+	win = (pos + count - 1) >> LFS_PREFETCH_SHIFT;
+	if (pos == 0 || (pos == ra->prev_pos &&
+			 (pos - 1) >> LFS_PREFETCH_SHIFT != win))
+		ahead = (win + 2) << LFS_PREFETCH_SHIFT;
 	/* lfs_cow_read_iter() consumes @count bytes of @iter, no more. */
 	left = iov_iter_count(iter);
 	old_cred = lfs_override_creds(inode->i_sb);
+	lfs_cow_prefetch(cow, pos, min_t(loff_t, ahead, i_size_read(inode)));
 	err = lfs_cow_read_iter(cow, iter, pos, count);
 	revert_creds(old_cred);
 	count = left - iov_iter_count(iter);
+	ra->prev_pos = pos + count;
 	inode_unlock_shared(inode);
 	if (err && !count)
 		return err;

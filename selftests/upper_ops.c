@@ -28,6 +28,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -1165,10 +1166,11 @@ static bool has_pattern(const char *path, off_t off, size_t len, uint32_t seed)
 	return same;
 }
 
-static int drop_caches(void)
+/* @what: "1" clean pages, "2" dentries and inodes, "3" both */
+static int drop_caches(const char *what)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int err = fd < 0 || write(fd, "2", 1) != 1 ? errno : 0;
+	int err = fd < 0 || write(fd, what, 1) != 1 ? errno : 0;
 
 	if (fd >= 0)
 		close(fd);
@@ -1184,12 +1186,101 @@ TEST_F_TIMEOUT(data, dirty_partial_file_is_one_inode_after_reclaim, 120)
 {
 	ASSERT_EQ(0, pwrite_pattern(MNT("big"), 12345, 5000, 140, 0));
 	ASSERT_EQ(0, pwrite_pattern(MNT("hl1"), 777, 3000, 141, 0));
-	ASSERT_EQ(0, drop_caches());
+	ASSERT_EQ(0, drop_caches("2"));
 	EXPECT_TRUE(has_pattern(MNT("big"), 12345, 5000, 140));
 	EXPECT_TRUE(has_pattern(MNT("hl1"), 777, 3000, 141));
 	ASSERT_EQ(0, lfs_upper_cycle(&NS->u));
 	EXPECT_TRUE(has_pattern(MNT("big"), 12345, 5000, 140));
 	EXPECT_TRUE(has_pattern(MNT("hl1"), 777, 3000, 141));
+}
+
+/*
+ * Read @path cold from @start to its end, @size bytes per call (in three
+ * iovecs if @vec), and compare with @want (@len bytes).
+ */
+static bool cold_read_matches(const char *path, const char *want, size_t len,
+			      off_t start, size_t size, bool vec)
+{
+	char *buf = malloc(size);
+	size_t first = size / 3, second = size / 3 + 1;
+	bool same = false;
+	ssize_t n = 1;
+	off_t off;
+	int fd = -1;
+
+	if (!buf || drop_caches("1"))
+		goto out;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		goto out;
+	same = true;
+	for (off = start; same && off < (off_t)len && n > 0; off += n) {
+		if (vec && size >= 3) {
+			struct iovec iov[3] = {
+				{ buf, first }, { buf + first, second },
+				{ buf + first + second, size - first - second },
+			};
+
+			n = preadv(fd, iov, 3, off);
+		} else {
+			n = pread(fd, buf, size, off);
+		}
+		if (n < 0 || (n == 0 && off < (off_t)len) ||
+		    (size_t)n > len - off || memcmp(buf, want + off, n)) {
+			fprintf(stderr, "# %s: %zu-byte read%s at %lld returned %zd: %s\n",
+				path, size, vec ? "v" : "", (long long)off, n,
+				n < 0 ? strerror(errno) : "wrong bytes");
+			same = false;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return same;
+}
+
+/*
+ * Changed stretches of every length around 128 KiB (the longest stretch
+ * layerfs reads the origin through, to fill from the upper file after),
+ * between stretches of the origin, one just before where a truncation
+ * ended the origin: cold reads of every size from odd offsets, plain and
+ * vectored, return the model's bytes.
+ */
+TEST_F_TIMEOUT(data, cold_reads_across_scattered_changes, 120)
+{
+	static const struct { off_t off; size_t len; } chg[] = {
+		{ 4096, 4096 }, { 16384, 8192 }, { 40960, 126976 },
+		{ 204800, 131072 }, { 368640, 135168 }, { 614400, 266240 },
+		{ 897024, 4096 }, { BIG_SIZE - 100, 100 },
+	};
+	static const size_t sizes[] = { 4095, 4096, 65537, MiB, 2 * MiB };
+	static const off_t starts[] = { 0, 1, 4095, 12345 };
+	char *want = malloc(BIG_SIZE);
+	int fd;
+
+	ASSERT_NE(NULL, want);
+	BOTH(
+		ASSERT_EQ(0, truncate(P("big"), 901120));
+		ASSERT_EQ(0, truncate(P("big"), BIG_SIZE));
+	);
+	for (size_t i = 0; i < sizeof(chg) / sizeof(chg[0]); i++)
+		BOTH(ASSERT_EQ(0, pwrite_pattern(P("big"), chg[i].off,
+						 chg[i].len, 160 + i, 0)));
+	/* written back and clean, so that drop_caches empties the cache */
+	sync();
+	fd = open(path_in(NS->model, "big"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(BIG_SIZE, read(fd, want, BIG_SIZE));
+	close(fd);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (size_t j = 0; j < sizeof(starts) / sizeof(starts[0]); j++) {
+			EXPECT_TRUE(cold_read_matches(MNT("big"), want, BIG_SIZE,
+						      starts[j], sizes[i], j & 1));
+		}
+	}
+	free(want);
+	CHECK_TREES();
 }
 
 TEST_F_TIMEOUT(data, st_ino_is_stable_across_copy_up_and_remount, 120)
