@@ -5,7 +5,8 @@
  *
  *   lfs-crash mklower DIR
  *	Two lower layers, DIR/l1 (top) and DIR/l0, holding FILES below with
- *	a known content: byte o of file i is lower_byte(i, o), never 0.
+ *	a known content: byte o of file i is never 0 (fill()), except in a
+ *	hole of "big" (BIG_HOLE), which materialising keeps a hole.
  *
  *   lfs-crash write --mnt MNT --journal J --seed S --gran G
  *		    [--reset FILE [--no-reset] [--ops N]]
@@ -82,6 +83,13 @@ static const struct lfile files[] = {
  */
 #define BIG 4
 #define BURST 1500
+/*
+ * A hole in big's lower file: where the origin reads zeros, materialising
+ * punches holes in the upper file instead of copying, and the reset can
+ * come in the middle of that too.
+ */
+#define BIG_HOLE_OFF (8 << 20)
+#define BIG_HOLE_LEN (4 << 20)
 #define MAX_WRITE (256 << 10)
 
 static uint64_t mix64(uint64_t x)
@@ -123,6 +131,20 @@ static void fill(unsigned char *buf, uint64_t tag, off_t off, size_t len)
 static uint64_t lower_tag(int f)
 {
 	return 0x4c4f574552000000ULL + f;	/* "LOWER" */
+}
+
+/* The lower content of file @f at [off, off+len). */
+static void fill_lower(unsigned char *buf, int f, off_t off, size_t len)
+{
+	off_t hs = BIG_HOLE_OFF, he = BIG_HOLE_OFF + BIG_HOLE_LEN;
+
+	fill(buf, lower_tag(f), off, len);
+	if (f == BIG && off < he && off + (off_t)len > hs) {
+		off_t s = off > hs ? off : hs;
+		off_t e = off + (off_t)len < he ? off + (off_t)len : he;
+
+		memset(buf + (s - off), 0, e - s);
+	}
 }
 
 static uint64_t write_tag(uint64_t seed, long id)
@@ -215,7 +237,11 @@ static int cmd_mklower(const char *dir)
 			size_t len = files[f].size - off < (1 << 20) ?
 				     files[f].size - off : (1 << 20);
 
-			fill(buf, lower_tag(f), off, len);
+			/* The hole stays one: nothing is written there. */
+			if (f == BIG && off >= BIG_HOLE_OFF &&
+			    off + (off_t)len <= BIG_HOLE_OFF + BIG_HOLE_LEN)
+				continue;
+			fill_lower(buf, f, off, len);
 			write_all(fd, buf, len, off, path);
 		}
 		if (fsync(fd) || close(fd))
@@ -586,7 +612,7 @@ static int cmd_verify(const char *mnt, const char *journal, const char *lower)
 
 		if (!data || !exp || !low || !st || !owner)
 			die("out of memory");
-		fill(low, lower_tag(f), 0, size);
+		fill_lower(low, f, 0, size);
 		snprintf(path, sizeof(path), "%s/%s", mnt, files[f].path);
 		fd = open(path, O_RDONLY);
 		if (fd < 0 || fstat(fd, &stbuf)) {
