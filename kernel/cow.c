@@ -410,16 +410,19 @@ static void lfs_cow_prefetch(struct lfs_cow *cow, loff_t pos, loff_t stop)
 {
 	struct blk_plug plug;
 	bool present;
-	loff_t end;
+	loff_t end = lfs_cow_run_end(cow, pos, stop, &present);
 
-	if (lfs_cow_run_end(cow, pos, stop, &present) == stop)
+	if (end == stop)
 		return;
 	blk_start_plug(&plug);
-	for (; pos < stop; pos = end) {
-		end = lfs_cow_run_end(cow, pos, stop, &present);
+	for (;;) {
 		if (present)
 			vfs_fadvise(cow->upper, pos, end - pos,
 				    POSIX_FADV_WILLNEED);
+		if (end == stop)
+			break;
+		pos = end;
+		end = lfs_cow_run_end(cow, pos, stop, &present);
 	}
 	blk_finish_plug(&plug);
 }
