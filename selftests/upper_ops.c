@@ -1166,11 +1166,10 @@ static bool has_pattern(const char *path, off_t off, size_t len, uint32_t seed)
 	return same;
 }
 
-/* @what: "1" clean pages, "2" dentries and inodes, "3" both */
-static int drop_caches(const char *what)
+static int drop_caches(void)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int err = fd < 0 || write(fd, what, 1) != 1 ? errno : 0;
+	int err = fd < 0 || write(fd, "2", 1) != 1 ? errno : 0;
 
 	if (fd >= 0)
 		close(fd);
@@ -1186,7 +1185,7 @@ TEST_F_TIMEOUT(data, dirty_partial_file_is_one_inode_after_reclaim, 120)
 {
 	ASSERT_EQ(0, pwrite_pattern(MNT("big"), 12345, 5000, 140, 0));
 	ASSERT_EQ(0, pwrite_pattern(MNT("hl1"), 777, 3000, 141, 0));
-	ASSERT_EQ(0, drop_caches("2"));
+	ASSERT_EQ(0, drop_caches());
 	EXPECT_TRUE(has_pattern(MNT("big"), 12345, 5000, 140));
 	EXPECT_TRUE(has_pattern(MNT("hl1"), 777, 3000, 141));
 	ASSERT_EQ(0, lfs_upper_cycle(&NS->u));
@@ -1195,7 +1194,7 @@ TEST_F_TIMEOUT(data, dirty_partial_file_is_one_inode_after_reclaim, 120)
 }
 
 /*
- * Read @path cold from @start to its end, @size bytes per call (in three
+ * Read @path cold (after sync and drop_caches) from @start to its end, @size bytes per call (in three
  * iovecs if @vec), and compare with @want (@len bytes).
  */
 static bool cold_read_matches(const char *path, const char *want, size_t len,
@@ -1208,7 +1207,7 @@ static bool cold_read_matches(const char *path, const char *want, size_t len,
 	off_t off;
 	int fd = -1;
 
-	if (!buf || drop_caches("1"))
+	if (!buf || lfs_drop_caches())
 		goto out;
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
@@ -1257,7 +1256,6 @@ TEST_F_TIMEOUT(data, cold_reads_across_scattered_changes, 120)
 	static const size_t sizes[] = { 4095, 4096, 65537, MiB, 2 * MiB };
 	static const off_t starts[] = { 0, 1, 4095, 12345 };
 	char *want = malloc(BIG_SIZE);
-	int fd;
 
 	ASSERT_NE(NULL, want);
 	BOTH(
@@ -1267,12 +1265,8 @@ TEST_F_TIMEOUT(data, cold_reads_across_scattered_changes, 120)
 	for (size_t i = 0; i < sizeof(chg) / sizeof(chg[0]); i++)
 		BOTH(ASSERT_EQ(0, pwrite_pattern(P("big"), chg[i].off,
 						 chg[i].len, 160 + i, 0)));
-	/* written back and clean, so that drop_caches empties the cache */
-	sync();
-	fd = open(path_in(NS->model, "big"), O_RDONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(BIG_SIZE, read(fd, want, BIG_SIZE));
-	close(fd);
+	ASSERT_EQ(BIG_SIZE, lfs_pread_file(path_in(NS->model, "big"), want,
+					   BIG_SIZE, 0));
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		for (size_t j = 0; j < sizeof(starts) / sizeof(starts[0]); j++) {
 			EXPECT_TRUE(cold_read_matches(MNT("big"), want, BIG_SIZE,
