@@ -1194,8 +1194,9 @@ TEST_F_TIMEOUT(data, dirty_partial_file_is_one_inode_after_reclaim, 120)
 }
 
 /*
- * Read @path cold (after sync and drop_caches) from @start to its end, @size bytes per call (in three
- * iovecs if @vec), and compare with @want (@len bytes).
+ * Read @path cold (after sync and drop_caches) from @start to its end,
+ * @size bytes per call (in three iovecs if @vec), and compare with @want
+ * (@len bytes).
  */
 static bool cold_read_matches(const char *path, const char *want, size_t len,
 			      off_t start, size_t size, bool vec)

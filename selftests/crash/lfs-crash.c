@@ -20,18 +20,18 @@
  *	until the machine resets: with --reset, a timer thread creates FILE
  *	and resets it (sysrq b) at a seeded moment 1 to 5 s after the
  *	burst, or right after the first sync that returns after that
- *	moment, with writes in
- *	flight (several writers on several stacks run at once, one of them
- *	with --reset).  With some seeds a second thread fsyncs files
- *	concurrently with the writes.  Every operation is logged in the
- *	journal J before it starts ("B ...") and after it ends ("E ...");
- *	with --no-reset the thread only exits (to test the checker without
- *	a VM).  With --ops N, the reset (or end) comes after N operations at
- *	the latest: how far a writer gets in its time depends on the
- *	machine, and the checker's own test needs files that are not holes
- *	all over.  J must be on storage that survives the reset (the host's
- *	results share: a write(2) there returns once the host has the bytes).
- *	The data of write #id at file offset o is write_byte(seed, id, o).
+ *	moment, with writes in flight (several writers on several stacks
+ *	run at once, one of them with --reset).  With some seeds a second
+ *	thread fsyncs files concurrently with the writes.  Every operation
+ *	is logged in the journal J before it starts ("B ...") and after it
+ *	ends ("E ..."); with --no-reset the thread only exits (to test the
+ *	checker without a VM).  With --ops N, the reset (or end) comes
+ *	after N operations at the latest: how far a writer gets in its time
+ *	depends on the machine, and the checker's own test needs files that
+ *	are not holes all over.  J must be on storage that survives the
+ *	reset (the host's results share: a write(2) there returns once the
+ *	host has the bytes).  The data of write #id at file offset o is
+ *	fill()'s byte o of stream write_tag(seed, id).
  *
  *   lfs-crash verify --mnt MNT --journal J [--lower DIR]
  *	After the reset, on the remounted stack: every byte of every file
