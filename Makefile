@@ -36,11 +36,16 @@ USER_BUILD := $(BUILD)/user
 user:
 	$(MAKE) -C user BUILD=$(USER_BUILD)
 
-module: $(BUILD)/kapi/kapi.h
+module: $(BUILD)/kapi/.probed
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-$(BUILD)/kapi/kapi.h: scripts/kapi-probe.sh
+# Probed again when the headers change (a Debian update of 6.12.y can
+# change a signature).  The stamp, not kapi.h, carries the time of the
+# probe: kapi.h is rewritten only when its content changes, so that the
+# module is not rebuilt for nothing.
+$(BUILD)/kapi/.probed: scripts/kapi-probe.sh $(wildcard $(KDIR)/include/generated/utsrelease.h)
 	scripts/kapi-probe.sh $(KDIR) $(BUILD)/kapi
+	touch $@
 
 # --- pieces of linux-source-6.12, never committed ----------------------------
 
@@ -146,7 +151,7 @@ endif
 
 # --- checks -------------------------------------------------------------------------
 
-lint: $(BUILD)/kapi/kapi.h $(LINUX_SRC_STAMP)
+lint: $(BUILD)/kapi/.probed $(LINUX_SRC_STAMP)
 	scripts/lint
 
 # Lint and the VM run both count in the last line, "N passed, N failed, N

@@ -9,6 +9,14 @@ set -euo pipefail
 
 kdir=$1
 out=$2
+# Without headers every probe fails to compile: that must not be recorded
+# as a kernel lacking the APIs (the header would outlive the headers'
+# installation, and the module would then be built against the wrong
+# signatures).
+if [ ! -f "$kdir/Makefile" ]; then
+	echo "kapi-probe: no kernel build tree at '$kdir' (KDIR): run scripts/install-deps.sh" >&2
+	exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
