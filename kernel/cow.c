@@ -19,9 +19,13 @@
  * (struct layerfs_map) only after the data it describes was made durable
  * with fsync of the upper file, so after a crash a granule reads either its
  * new data or its old lower data, never a hole.  A map too large for the
- * upper filesystem's xattr space, or for any xattr, makes layerfs copy the
- * remaining granules and drop the map: the file is then an ordinary upper
- * file.
+ * upper filesystem's xattr space, or for any xattr, is made smaller by
+ * copying the granules of the shortest gaps between its runs, which joins
+ * those runs (lfs_cow_coarsen()): each such copy is a small part of the
+ * file, where copying all of it (overlayfs's copy-up) would stall the
+ * writer that met the limit.  Only a map that could not hold even a few
+ * runs makes layerfs copy every remaining granule and drop the map; the
+ * file is then an ordinary upper file.
  *
  * Locking: the inode's i_rwsem serialises writers and size changes (the
  * VFS and generic_file_write_iter() take it); cow->fill_mutex serialises
@@ -43,6 +47,7 @@
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/writeback.h>
 #include <linux/uio.h>
 #include <linux/xattr.h>
@@ -51,11 +56,20 @@
 /* Folios read in one go by readahead: 128 KiB of 4 KiB pages. */
 #define LFS_READ_BATCH	32
 
+/* Granules copied in one read and write by lfs_cow_fill_range(). */
+#define LFS_FILL_CHUNK	SZ_256K
+
+/*
+ * A map that must be kept below this many runs to fit the upper
+ * filesystem's xattrs is not worth keeping: the file is materialised.
+ */
+#define LFS_COW_MIN_RUNS	16
+
 /*
  * Bounds the in-memory map.  A map of this many runs is bigger than any
- * xattr value may be, so it could never be persisted: a file that gets
- * near it is materialised at once (lfs_cow_room()) rather than at its next
- * persist.
+ * xattr value may be, so it could never be persisted: lfs_cow_room()
+ * keeps a file's map below max_runs, which is below this, by coarsening
+ * it when it gets there rather than at its next persist.
  */
 #define LFS_COW_MAX_RUNS \
 	((unsigned int)(XATTR_SIZE_MAX / sizeof(struct layerfs_map_run)))
@@ -72,6 +86,7 @@ struct lfs_cow {
 	spinlock_t lock;
 	struct lfs_run *runs;		/* sorted, disjoint, not adjacent */
 	unsigned int nr, cap;
+	unsigned int max_runs;		/* keep nr below: what fits an xattr */
 	loff_t lower_valid;
 	bool dirty;			/* map changed since persisted */
 	bool broken;			/* map unusable: I/O is EIO */
@@ -178,6 +193,13 @@ static size_t lfs_map_size(size_t pathlen, unsigned int nr)
 {
 	return sizeof(struct layerfs_map) + pathlen +
 	       (size_t)nr * sizeof(struct layerfs_map_run);
+}
+
+/* Runs a map may hold and still fit in an xattr value of any filesystem. */
+static unsigned int lfs_map_fit_runs(size_t pathlen)
+{
+	return (XATTR_SIZE_MAX - lfs_map_size(pathlen, 0)) /
+	       sizeof(struct layerfs_map_run);
 }
 
 static void *lfs_map_encode(struct lfs_cow *cow, size_t *sizep)
@@ -748,23 +770,23 @@ static bool lfs_cow_clone(struct lfs_cow *cow, loff_t pos, size_t len)
 	return false;
 }
 
-/* Granule @g (@len bytes of it before EOF) is in the upper file now. */
+/* Granules [@g, @g + @n) (@len bytes before EOF) are in the upper file now. */
 static int lfs_cow_filled(struct inode *inode, struct lfs_cow *cow, u32 g,
-			  size_t len)
+			  u32 n, size_t len)
 {
-	atomic64_inc(&LFS_FS(inode->i_sb)->cow_granules);
+	atomic64_add(n, &LFS_FS(inode->i_sb)->cow_granules);
 	atomic64_add(len, &LFS_FS(inode->i_sb)->cow_bytes);
-	return lfs_cow_mark(cow, g, 1);
+	return lfs_cow_mark(cow, g, n);
 }
 
 /*
- * Make granule @g present in the upper file: copy it from the origin
- * (bytes at and after lower_valid are zeros).  Caller holds fill_mutex.
+ * Make the @n missing granules from @g present in the upper file: copy
+ * them from the origin (bytes at and after lower_valid are zeros).
+ * Caller holds fill_mutex.
  */
-static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
-			bool share)
+static int lfs_cow_fill_n(struct inode *inode, struct lfs_cow *cow, u32 g,
+			  u32 n, bool share)
 {
-	size_t gsize = (size_t)1 << cow->shift;
 	loff_t pos = (loff_t)g << cow->shift;
 	loff_t isize = i_size_read(inode);
 	size_t len;
@@ -772,8 +794,8 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 	int err;
 
 	if (pos >= isize)
-		return lfs_cow_mark(cow, g, 1);
-	len = min_t(loff_t, gsize, isize - pos);
+		return lfs_cow_mark(cow, g, n);
+	len = min_t(loff_t, (loff_t)n << cow->shift, isize - pos);
 	if (!share || !lfs_cow_clone(cow, pos, len)) {
 		buf = kvmalloc(len, GFP_NOFS);
 		if (!buf)
@@ -785,7 +807,13 @@ static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
 		if (err)
 			return err;
 	}
-	return lfs_cow_filled(inode, cow, g, len);
+	return lfs_cow_filled(inode, cow, g, n, len);
+}
+
+static int lfs_cow_fill(struct inode *inode, struct lfs_cow *cow, u32 g,
+			bool share)
+{
+	return lfs_cow_fill_n(inode, cow, g, 1, share);
 }
 
 /*
@@ -822,48 +850,177 @@ static u32 lfs_cow_zero_granules(struct lfs_cow *cow, u32 g, u32 ng)
 }
 
 /*
+ * Of the @n missing granules from @g, which holds origin data, how many
+ * to copy together: no more than LFS_FILL_CHUNK, and none after the one
+ * holding the origin's next hole or lower_valid, so that the zeros after
+ * them can become a hole.
+ */
+static u32 lfs_cow_data_granules(struct lfs_cow *cow, u32 g, u32 n)
+{
+	loff_t gsize = (loff_t)1 << cow->shift;
+	loff_t pos = (loff_t)g << cow->shift;
+	loff_t end = lfs_cow_lower_valid(cow);
+	loff_t hole;
+
+	n = min_t(u32, n, max(LFS_FILL_CHUNK >> cow->shift, 1));
+	/* From the end of granule @g: its first bytes may be a hole. */
+	if (cow->lower && pos + gsize < end) {
+		hole = vfs_llseek(cow->lower, pos + gsize - 1, SEEK_HOLE);
+		if (hole >= pos + gsize - 1 && hole < end)
+			end = hole;
+	}
+	if (pos >= end)
+		return 1;
+	return min_t(u64, n, (end - pos + gsize - 1) >> cow->shift);
+}
+
+/*
+ * Make every granule in [@g, @end) present, stopping at EOF.  Where the
+ * origin reads zeros the upper file gets a hole, not written zeros, so
+ * that a sparse file stays sparse.  Caller holds fill_mutex.
+ */
+static int lfs_cow_fill_range(struct inode *inode, struct lfs_cow *cow,
+			      u32 g, u32 end, bool share, bool killable)
+{
+	bool punch = true, present;
+	unsigned int i;
+	loff_t pos, isize;
+	u32 n, next;
+	int err = 0;
+
+	lockdep_assert_held(&cow->fill_mutex);
+	while (!err) {
+		/* A truncate may shorten the file meanwhile. */
+		isize = i_size_read(inode);
+		end = min_t(u64, end, (isize + ((loff_t)1 << cow->shift) - 1) >>
+				      cow->shift);
+		if (g >= end)
+			break;
+		if (killable && fatal_signal_pending(current))
+			return -EINTR;
+		spin_lock(&cow->lock);
+		i = lfs_run_find(cow, g);
+		present = i < cow->nr && cow->runs[i].start <= g;
+		next = i == cow->nr ? end : cow->runs[i].start;
+		if (present)
+			next += cow->runs[i].len;
+		spin_unlock(&cow->lock);
+		if (present) {
+			g = next;
+			continue;
+		}
+		n = min(next, end) - g;
+		pos = (loff_t)g << cow->shift;
+		if (punch) {
+			u32 z = lfs_cow_zero_granules(cow, g, g + n);
+
+			if (z) {
+				/* Whatever a crash left in the upper file goes. */
+				err = vfs_fallocate(cow->upper,
+						    FALLOC_FL_PUNCH_HOLE |
+						    FALLOC_FL_KEEP_SIZE, pos,
+						    min_t(loff_t,
+							  (loff_t)z << cow->shift,
+							  isize - pos));
+				if (err == -EOPNOTSUPP) {
+					punch = false;
+					err = 0;
+					continue;
+				}
+				if (!err)
+					err = lfs_cow_mark(cow, g, z);
+				g += z;
+				continue;
+			}
+			n = lfs_cow_data_granules(cow, g, n);
+		} else {
+			n = min_t(u32, n, max(LFS_FILL_CHUNK >> cow->shift, 1));
+		}
+		err = lfs_cow_fill_n(inode, cow, g, n, share);
+		g += n;
+	}
+	return err;
+}
+
+/*
  * Copy every missing granule: the file no longer needs its origin, and
- * from now on its map is dropped, not written.  Where the origin reads
- * zeros the upper file gets a hole, not written zeros, so that a sparse
- * file stays sparse.  Filling in order of granules adds at most one run
- * (granule 0's) and then only extends runs.  Caller holds fill_mutex.
+ * from now on its map is dropped, not written.  Caller holds fill_mutex.
  */
 static int __lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow,
 				 bool killable)
 {
-	loff_t isize = i_size_read(inode);
-	u32 g, n, ng = (isize + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
-	bool punch = true;
-	loff_t pos;
+	WRITE_ONCE(cow->materialised, true);
+	return lfs_cow_fill_range(inode, cow, 0, U32_MAX, true, killable);
+}
+
+static int lfs_u32_cmp(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Bring the map down to @target runs (at least 1) by copying the
+ * granules of its shortest gaps, each of which joins two runs: writes
+ * scattered at random leave gaps of very unequal length, and filling the
+ * shortest eighth of them copies under 1% of what lies between the runs.
+ * Gaps are copied, not cloned: they lie among granules being written, and
+ * a write into a cloned block is copy-on-write in the upper filesystem
+ * again.  Caller holds fill_mutex.
+ */
+static int lfs_cow_coarsen(struct inode *inode, struct lfs_cow *cow,
+			   unsigned int target, bool killable)
+{
+	unsigned int nr = READ_ONCE(cow->nr), k, below, i;
+	struct lfs_run *runs;
+	u32 *gaps, cut;
 	int err = 0;
 
 	lockdep_assert_held(&cow->fill_mutex);
-	WRITE_ONCE(cow->materialised, true);
-	for (g = 0; g < ng && !err; g++) {
-		if (killable && fatal_signal_pending(current))
-			return -EINTR;
-		if (lfs_granule_present(cow, g))
-			continue;
-		n = punch ? lfs_cow_zero_granules(cow, g, ng) : 0;
-		if (!n) {
-			err = lfs_cow_fill(inode, cow, g, true);
-			continue;
-		}
-		/* Whatever a crash left in the upper file there goes. */
-		pos = (loff_t)g << cow->shift;
-		err = vfs_fallocate(cow->upper, FALLOC_FL_PUNCH_HOLE |
-				    FALLOC_FL_KEEP_SIZE, pos,
-				    min_t(loff_t, (loff_t)n << cow->shift,
-					  isize - pos));
-		if (err == -EOPNOTSUPP) {
-			punch = false;
-			err = lfs_cow_fill(inode, cow, g, true);
-			continue;
-		}
-		if (!err)
-			err = lfs_cow_mark(cow, g, n);
-		g += n - 1;
+	if (nr <= target)
+		return 0;
+	/*
+	 * A snapshot: under fill_mutex runs can only be cut by a truncate
+	 * meanwhile, and lfs_cow_fill_range() skips what is present and
+	 * stops at EOF.
+	 */
+	runs = kvmalloc_array(nr, sizeof(*runs), GFP_NOFS);
+	gaps = kvmalloc_array(nr, sizeof(*gaps), GFP_NOFS);
+	if (!runs || !gaps) {
+		err = -ENOMEM;
+		goto out;
 	}
+	spin_lock(&cow->lock);
+	nr = min(nr, cow->nr);
+	memcpy(runs, cow->runs, nr * sizeof(*runs));
+	spin_unlock(&cow->lock);
+	if (nr <= target)
+		goto out;
+	for (i = 0; i + 1 < nr; i++)
+		gaps[i] = runs[i + 1].start - runs[i].start - runs[i].len;
+	sort(gaps, nr - 1, sizeof(*gaps), lfs_u32_cmp, NULL);
+	/* Fill every gap shorter than @cut and enough of those as long. */
+	k = nr - max(target, 1U);
+	cut = gaps[k - 1];
+	for (below = 0; below < k && gaps[below] < cut; below++)
+		;
+	k -= below;
+	for (i = 0; !err && i + 1 < nr; i++) {
+		u32 from = runs[i].start + runs[i].len, to = runs[i + 1].start;
+
+		if (to - from > cut)
+			continue;
+		if (to - from == cut) {
+			if (!k)
+				continue;
+			k--;
+		}
+		err = lfs_cow_fill_range(inode, cow, from, to, false, killable);
+	}
+out:
+	kvfree(gaps);
+	kvfree(runs);
 	return err;
 }
 
@@ -879,18 +1036,22 @@ static int lfs_cow_materialise(struct inode *inode, struct lfs_cow *cow)
 
 /*
  * Before marking granules that may add up to @n runs to the map.  A map
- * that would reach LFS_COW_MAX_RUNS could never be persisted (persist
- * would materialise the file): materialise it now instead of failing the
- * write.  Writeback must not fail for a signal: it would lose the folio.
- * Caller holds fill_mutex.
+ * that reaches max_runs might not be persisted: coarsen it now, to an
+ * eighth below the bound so that this is not done again at the next run,
+ * instead of failing the write.  Writeback must not fail for a signal: it
+ * would lose the folio.  Caller holds fill_mutex.
  */
 static int lfs_cow_room(struct inode *inode, struct lfs_cow *cow,
 			unsigned int n, bool killable)
 {
+	unsigned int max = READ_ONCE(cow->max_runs);
+
 	lockdep_assert_held(&cow->fill_mutex);
-	if (READ_ONCE(cow->nr) + n < LFS_COW_MAX_RUNS)
+	if (READ_ONCE(cow->nr) + n < max)
 		return 0;
-	return __lfs_cow_materialise(inode, cow, killable);
+	if (max < LFS_COW_MIN_RUNS)
+		return __lfs_cow_materialise(inode, cow, killable);
+	return lfs_cow_coarsen(inode, cow, max - max / 8 - n, killable);
 }
 
 static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
@@ -929,7 +1090,7 @@ static int lfs_cow_write_folio(struct inode *inode, struct lfs_cow *cow,
 		kunmap_local(kaddr);
 	}
 	if (!err && whole)
-		err = lfs_cow_filled(inode, cow, g, len);
+		err = lfs_cow_filled(inode, cow, g, 1, len);
 	if (locked)
 		mutex_unlock(&cow->fill_mutex);
 	return err;
@@ -985,6 +1146,8 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 {
 	struct dentry *upper = lfs_upper(inode);
 	struct mnt_idmap *idmap = mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt);
+	unsigned int nr;
+	bool drop = false;
 	void *map;
 	size_t size;
 	int err;
@@ -994,36 +1157,58 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		err = cow->broken ? -EIO : 0;
 		goto out;
 	}
-	/*
-	 * Data before the map bits that point at it.  The map is taken
-	 * first: every granule it lists was written to the upper file
-	 * before the fsync below, while one that writeback copies meanwhile
-	 * is left for the next persist instead of being recorded undurable.
-	 */
-	map = lfs_map_encode(cow, &size);
-	if (!map) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = vfs_fsync(cow->upper, 1);
-	if (err) {
+	for (;;) {
+		/*
+		 * Data before the map bits that point at it.  The map is
+		 * taken first: every granule it lists was written to the
+		 * upper file before the fsync below, while one that
+		 * writeback copies meanwhile is left for the next persist
+		 * instead of being recorded undurable.
+		 */
+		map = lfs_map_encode(cow, &size);
+		if (!map) {
+			err = -ENOMEM;
+			goto out;
+		}
+		err = vfs_fsync(cow->upper, 1);
+		/*
+		 * vfs_setxattr() leaves the limit on a value's size to the
+		 * syscall (xfs stores a bigger one and then shuts down on
+		 * writing it), and lfs_cow_load() could not read it back:
+		 * treat it as not fitting.
+		 */
+		if (!err && READ_ONCE(cow->materialised))
+			drop = true;
+		else if (!err && size > XATTR_SIZE_MAX)
+			err = -E2BIG;
+		else if (!err)
+			err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map,
+					   size, 0);
 		kvfree(map);
-		goto failed;
+		if (drop || (err != -ENOSPC && err != -E2BIG && err != -ERANGE))
+			break;
+		/*
+		 * Too big for this filesystem's xattrs: from now on keep
+		 * the map below what did not fit, and try again with an
+		 * eighth fewer runs.  Smaller steps would mean more rounds
+		 * of fsync; bigger ones copy far more (for gaps of random
+		 * length, halving the runs copies about 15% of what lies
+		 * between them, an eighth fewer under 1%).  max_runs
+		 * falls with every round, and below LFS_COW_MIN_RUNS the
+		 * file is materialised and the next round drops the map.
+		 */
+		nr = (size - lfs_map_size(strlen(cow->origin_path), 0)) /
+		     sizeof(struct layerfs_map_run);
+		nr = min(READ_ONCE(cow->max_runs), nr);
+		WRITE_ONCE(cow->max_runs, nr ? nr - 1 : 0);
+		mutex_lock(&cow->fill_mutex);
+		err = lfs_cow_room(inode, cow, 0, true);
+		mutex_unlock(&cow->fill_mutex);
+		if (err)
+			goto failed;
 	}
-	/*
-	 * vfs_setxattr() leaves the limit on a value's size to the syscall
-	 * (xfs stores a bigger one and then shuts down on writing it), and
-	 * lfs_cow_load() could not read it back: treat it as not fitting.
-	 * A file materialised already has no use for a map.
-	 */
-	if (size > XATTR_SIZE_MAX || READ_ONCE(cow->materialised))
-		err = -E2BIG;
-	else
-		err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map, size,
-				   0);
-	kvfree(map);
-	if (err == -ENOSPC || err == -E2BIG || err == -ERANGE) {
-		/* Too big for this filesystem's xattrs: copy the rest. */
+	if (drop) {
+		/* A file materialised has no use for a map. */
 		err = lfs_cow_materialise(inode, cow);
 		if (!err)
 			err = vfs_fsync(cow->upper, 1);
@@ -1256,6 +1441,7 @@ struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 		cow->origin_path = NULL;
 		goto out_free;
 	}
+	cow->max_runs = lfs_map_fit_runs(strlen(cow->origin_path));
 	err = -EFBIG;
 	if ((stat->size >> cow->shift) >= U32_MAX)
 		goto out_free;
@@ -1341,6 +1527,7 @@ static int lfs_cow_decode(struct lfs_fs *ofs, struct lfs_cow *cow,
 	cow->origin_path = kmemdup_nul(m->data, pathlen, GFP_KERNEL);
 	if (!cow->origin_path)
 		return -ENOMEM;
+	cow->max_runs = lfs_map_fit_runs(pathlen);
 
 	if (nr > cow->cap) {
 		kvfree(cow->runs);

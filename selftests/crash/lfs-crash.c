@@ -6,7 +6,7 @@
  *   lfs-crash mklower DIR
  *	Two lower layers, DIR/l1 (top) and DIR/l0, holding FILES below with
  *	a known content: byte o of file i is never 0 (fill()), except in a
- *	hole of "big" (BIG_HOLE), which materialising keeps a hole.
+ *	hole of "big" (BIG_HOLE), which copying gaps keeps a hole.
  *
  *   lfs-crash write --mnt MNT --journal J --seed S --gran G
  *		    [--reset FILE [--no-reset] [--ops N]]
@@ -84,15 +84,16 @@ static const struct lfile files[] = {
 /*
  * Written first in BURST scattered places, one byte each: with 4 KiB
  * granules that is a map too big for an ext4 xattr, so the file's next
- * fsync materialises it (copies all the rest) and drops the map, and the
- * reset can come before, during or after that.
+ * fsync coarsens it (copies the shortest gaps between its runs until it
+ * fits, several rounds of copying, fsync and trying again), and the reset
+ * can come before, during or after that.
  */
 #define BIG 4
 #define BURST 1500
 /*
- * A hole in big's lower file: where the origin reads zeros, materialising
- * punches holes in the upper file instead of copying, and the reset can
- * come in the middle of that too.
+ * A hole in big's lower file: where the origin reads zeros, copying a gap
+ * punches holes in the upper file instead, and the reset can come in the
+ * middle of that too.
  */
 #define BIG_HOLE_OFF (8 << 20)
 #define BIG_HOLE_LEN (4 << 20)
