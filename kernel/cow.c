@@ -965,9 +965,11 @@ static int lfs_u32_cmp(const void *a, const void *b)
  * granules of its shortest gaps, each of which joins two runs: writes
  * scattered at random leave gaps of very unequal length, and filling the
  * shortest eighth of them copies under 1% of what lies between the runs.
- * Gaps are copied, not cloned: they lie among granules being written, and
- * a write into a cloned block is copy-on-write in the upper filesystem
- * again.  Caller holds fill_mutex.
+ * Gaps are cloned where the filesystems can: a later write into a cloned
+ * block is copy-on-write in the upper filesystem again (as after
+ * overlayfs's reflink copy-up), but copying them cost more: on xfs the
+ * database-like benchmark copied 162 MiB in its 10 s and completed 0.85
+ * of overlayfs's writes.  Caller holds fill_mutex.
  */
 static int lfs_cow_coarsen(struct inode *inode, struct lfs_cow *cow,
 			   unsigned int target, bool killable)
@@ -1016,7 +1018,7 @@ static int lfs_cow_coarsen(struct inode *inode, struct lfs_cow *cow,
 				continue;
 			k--;
 		}
-		err = lfs_cow_fill_range(inode, cow, from, to, false, killable);
+		err = lfs_cow_fill_range(inode, cow, from, to, true, killable);
 	}
 out:
 	kvfree(gaps);
