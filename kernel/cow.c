@@ -66,13 +66,16 @@
 #define LFS_COW_MIN_RUNS	16
 
 /*
- * Bounds the in-memory map.  A map of this many runs is bigger than any
- * xattr value may be, so it could never be persisted: lfs_cow_room()
- * keeps a file's map below max_runs, which is below this, by coarsening
- * it when it gets there rather than at its next persist.
+ * Bounds the in-memory map.  A run takes at least two bytes in a map, so
+ * a map of this many runs is bigger than any xattr value may be and could
+ * never be persisted: lfs_cow_room() keeps a file's map below max_runs,
+ * which is below this, by coarsening it when it gets there rather than at
+ * its next persist.
  */
-#define LFS_COW_MAX_RUNS \
-	((unsigned int)(XATTR_SIZE_MAX / sizeof(struct layerfs_map_run)))
+#define LFS_COW_MAX_RUNS	((unsigned int)(XATTR_SIZE_MAX / 2))
+
+/* The most bytes one run takes in a map: two 32-bit LEB128 numbers. */
+#define LFS_RUN_MAX_BYTES	10
 
 struct lfs_run {
 	u32 start;	/* first granule */
@@ -189,39 +192,95 @@ static void lfs_map_cut(struct lfs_cow *cow, u32 g)
 	cow->nr = i;
 }
 
-static size_t lfs_map_size(size_t pathlen, unsigned int nr)
+static size_t lfs_map_hdr_size(size_t pathlen)
 {
-	return sizeof(struct layerfs_map) + pathlen +
-	       (size_t)nr * sizeof(struct layerfs_map_run);
+	return sizeof(struct layerfs_map) + pathlen;
 }
 
-/* Runs a map may hold and still fit in an xattr value of any filesystem. */
+/*
+ * Runs a map may hold and still fit in an xattr value of any filesystem,
+ * if each takes as little room as a run can.  What the runs of a real map
+ * take is found when it is encoded.
+ */
 static unsigned int lfs_map_fit_runs(size_t pathlen)
 {
-	return (XATTR_SIZE_MAX - lfs_map_size(pathlen, 0)) /
-	       sizeof(struct layerfs_map_run);
+	return (XATTR_SIZE_MAX - lfs_map_hdr_size(pathlen)) / 2;
 }
 
-static void *lfs_map_encode(struct lfs_cow *cow, size_t *sizep)
+/* LEB128, as <linux/layerfs.h> describes it. */
+static unsigned int lfs_uleb_size(u32 v)
+{
+	unsigned int n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static u8 *lfs_uleb_put(u8 *p, u32 v)
+{
+	while (v >= 0x80) {
+		*p++ = (v & 0x7f) | 0x80;
+		v >>= 7;
+	}
+	*p++ = v;
+	return p;
+}
+
+static int lfs_uleb_get(const u8 **pp, const u8 *end, u32 *v)
+{
+	const u8 *p = *pp;
+	unsigned int shift = 0;
+	u64 x = 0;
+	u8 b;
+
+	do {
+		if (p == end || shift > 28)
+			return -EIO;
+		b = *p++;
+		x |= (u64)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	/* One value, one encoding: no zero byte after the first. */
+	if (x > U32_MAX || (shift > 7 && !b))
+		return -EIO;
+	*v = x;
+	*pp = p;
+	return 0;
+}
+
+/*
+ * The map as it is now, for the upper file's xattr.  ERR_PTR(-E2BIG) if
+ * it is bigger than any xattr may be; *@sizep is then what it would take.
+ * *@nrp is the number of runs either way.
+ */
+static void *lfs_map_encode(struct lfs_cow *cow, size_t *sizep,
+			    unsigned int *nrp)
 {
 	size_t pathlen = strlen(cow->origin_path);
+	size_t hdr = lfs_map_hdr_size(pathlen), size, room;
 	struct layerfs_map *m;
-	struct layerfs_map_run *r;
 	unsigned int nr, i;
-	size_t size;
+	u64 prev_end = 0;
+	u8 *p;
 
 again:
 	nr = READ_ONCE(cow->nr);
-	size = lfs_map_size(pathlen, nr);
-	m = kvzalloc(size, GFP_KERNEL);
+	/* Only the runs that fit in an xattr are written down. */
+	room = min_t(size_t, hdr + (size_t)nr * LFS_RUN_MAX_BYTES,
+		     XATTR_SIZE_MAX);
+	m = kvzalloc(room, GFP_KERNEL);
 	if (!m)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	spin_lock(&cow->lock);
-	if (cow->nr != nr) {
+	if (cow->nr > nr) {
 		spin_unlock(&cow->lock);
 		kvfree(m);
 		goto again;
 	}
+	nr = cow->nr;
 	m->magic = cpu_to_le32(LAYERFS_MAP_MAGIC);
 	m->version = LAYERFS_MAP_VERSION;
 	m->granule_shift = cow->shift;
@@ -234,16 +293,30 @@ again:
 	m->origin_size = cpu_to_le64(cow->origin_size);
 	m->origin_mtime_sec = cpu_to_le64(cow->origin_mtime_sec);
 	m->origin_mtime_nsec = cpu_to_le32(cow->origin_mtime_nsec);
-	r = (void *)m->data + pathlen;
+	p = (u8 *)m + hdr;
+	size = hdr;
 	for (i = 0; i < nr; i++) {
-		r[i].start = cpu_to_le32(cow->runs[i].start);
-		r[i].len = cpu_to_le32(cow->runs[i].len);
+		u32 gap = cow->runs[i].start - prev_end - !!i;
+		u32 len = cow->runs[i].len - 1;
+		size_t n = lfs_uleb_size(gap) + lfs_uleb_size(len);
+
+		/* Past the room, only count. */
+		if (size + n <= room)
+			p = lfs_uleb_put(lfs_uleb_put(p, gap), len);
+		size += n;
+		prev_end = (u64)cow->runs[i].start + cow->runs[i].len;
 	}
-	cow->dirty = false;
+	if (size <= room)
+		cow->dirty = false;
 	spin_unlock(&cow->lock);
+	*sizep = size;
+	*nrp = nr;
+	if (size > room) {
+		kvfree(m);
+		return ERR_PTR(-E2BIG);
+	}
 	memcpy(m->data, cow->origin_path, pathlen);
 	m->crc = cpu_to_le32(crc32_le(~0U, (void *)m, size));
-	*sizep = size;
 	return m;
 }
 
@@ -1148,10 +1221,10 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 {
 	struct dentry *upper = lfs_upper(inode);
 	struct mnt_idmap *idmap = mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt);
-	unsigned int nr;
+	size_t size, hdr;
 	bool drop = false;
+	unsigned int nr;
 	void *map;
-	size_t size;
 	int err;
 
 	mutex_lock(&cow->persist_mutex);
@@ -1167,26 +1240,20 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		 * writeback copies meanwhile is left for the next persist
 		 * instead of being recorded undurable.
 		 */
-		map = lfs_map_encode(cow, &size);
-		if (!map) {
-			err = -ENOMEM;
-			goto out;
+		map = lfs_map_encode(cow, &size, &nr);
+		if (IS_ERR(map)) {
+			err = PTR_ERR(map);
+			if (err != -E2BIG)
+				goto out;
+		} else {
+			err = vfs_fsync(cow->upper, 1);
+			if (!err && READ_ONCE(cow->materialised))
+				drop = true;
+			else if (!err)
+				err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP,
+						   map, size, 0);
+			kvfree(map);
 		}
-		err = vfs_fsync(cow->upper, 1);
-		/*
-		 * vfs_setxattr() leaves the limit on a value's size to the
-		 * syscall (xfs stores a bigger one and then shuts down on
-		 * writing it), and lfs_cow_load() could not read it back:
-		 * treat it as not fitting.
-		 */
-		if (!err && READ_ONCE(cow->materialised))
-			drop = true;
-		else if (!err && size > XATTR_SIZE_MAX)
-			err = -E2BIG;
-		else if (!err)
-			err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map,
-					   size, 0);
-		kvfree(map);
 		if (drop || (err != -ENOSPC && err != -E2BIG && err != -ERANGE))
 			break;
 		/*
@@ -1198,9 +1265,16 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		 * between them, an eighth fewer under 1%).  max_runs
 		 * falls with every round, and below LFS_COW_MIN_RUNS the
 		 * file is materialised and the next round drops the map.
+		 * A map bigger than any xattr may be (lfs_map_encode()
+		 * would not write it: vfs_setxattr() leaves that limit to
+		 * the syscall, and xfs stores a bigger value and then shuts
+		 * down on writing it) says how much smaller it must be.
 		 */
-		nr = (size - lfs_map_size(strlen(cow->origin_path), 0)) /
-		     sizeof(struct layerfs_map_run);
+		if (size > XATTR_SIZE_MAX) {
+			hdr = lfs_map_hdr_size(strlen(cow->origin_path));
+			nr = div_u64((u64)nr * (XATTR_SIZE_MAX - hdr),
+				     size - hdr);
+		}
 		nr = min(READ_ONCE(cow->max_runs), nr);
 		WRITE_ONCE(cow->max_runs, nr ? nr - 1 : 0);
 		mutex_lock(&cow->fill_mutex);
@@ -1422,6 +1496,7 @@ struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 {
 	struct lfs_fs *ofs = LFS_FS(sb);
 	struct lfs_cow *cow;
+	unsigned int nr;
 	void *map;
 	size_t size;
 	int err;
@@ -1448,9 +1523,9 @@ struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 	if ((stat->size >> cow->shift) >= U32_MAX)
 		goto out_free;
 
-	map = lfs_map_encode(cow, &size);
-	err = -ENOMEM;
-	if (!map)
+	map = lfs_map_encode(cow, &size, &nr);
+	err = PTR_ERR_OR_ZERO(map);
+	if (err)
 		goto out_free;
 	err = vfs_setxattr(mnt_idmap(ofs->upper_mnt), tmp, LAYERFS_XATTR_MAP,
 			   map, size, 0);
@@ -1480,26 +1555,75 @@ int lfs_cow_start(struct inode *inode, struct lfs_cow *cow,
 	return 0;
 }
 
+/* Version 1's runs: fixed size, checked to be in order. */
+static int lfs_cow_decode_fixed(struct lfs_cow *cow, const u8 *p,
+				size_t len, unsigned int nr)
+{
+	const struct layerfs_map_run *r = (const void *)p;
+	u64 prev_end = 0;
+	unsigned int i;
+
+	if (len != (size_t)nr * sizeof(*r))
+		return -EIO;
+	for (i = 0; i < nr; i++) {
+		u32 start = le32_to_cpu(r[i].start), n = le32_to_cpu(r[i].len);
+
+		/* Sorted, disjoint, not adjacent, not empty, no wrap. */
+		if (!n || (u64)start + n > U32_MAX ||
+		    (i && start <= prev_end))
+			return -EIO;
+		cow->runs[i].start = start;
+		cow->runs[i].len = n;
+		prev_end = (u64)start + n;
+	}
+	return 0;
+}
+
+/* Version 2's runs: in order by construction; they must end the value. */
+static int lfs_cow_decode_leb(struct lfs_cow *cow, const u8 *p,
+			      size_t len, unsigned int nr)
+{
+	const u8 *end = p + len;
+	u64 prev_end = 0, start;
+	unsigned int i;
+	u32 gap, n;
+
+	for (i = 0; i < nr; i++) {
+		if (lfs_uleb_get(&p, end, &gap) || lfs_uleb_get(&p, end, &n))
+			return -EIO;
+		start = prev_end + gap + !!i;
+		if (start + n + 1 > U32_MAX)
+			return -EIO;
+		cow->runs[i].start = start;
+		cow->runs[i].len = n + 1;
+		prev_end = start + n + 1;
+	}
+	return p == end ? 0 : -EIO;
+}
+
 static int lfs_cow_decode(struct lfs_fs *ofs, struct lfs_cow *cow,
 			  struct layerfs_map *m, ssize_t size, const char **why)
 {
-	struct layerfs_map_run *r;
-	unsigned int nr, pathlen, i;
-	u64 prev_end = 0;
+	unsigned int nr, pathlen;
+	size_t hdr;
 	u32 crc;
+	int err;
 
 	*why = "too short";
 	if (size < (ssize_t)sizeof(*m))
 		return -EIO;
 	*why = "bad magic or version";
 	if (le32_to_cpu(m->magic) != LAYERFS_MAP_MAGIC ||
-	    m->version != LAYERFS_MAP_VERSION)
+	    (m->version != LAYERFS_MAP_VERSION &&
+	     m->version != LAYERFS_MAP_VERSION_FIXED))
 		return -EIO;
 	pathlen = le16_to_cpu(m->path_len);
 	nr = le32_to_cpu(m->nr_runs);
+	hdr = lfs_map_hdr_size(pathlen);
 	*why = "bad length";
+	/* Runs take two bytes or more in either version. */
 	if (!pathlen || pathlen >= PATH_MAX || nr > LFS_COW_MAX_RUNS ||
-	    size != lfs_map_size(pathlen, nr))
+	    size < hdr + (size_t)nr * 2)
 		return -EIO;
 	*why = "bad checksum";
 	crc = le32_to_cpu(m->crc);
@@ -1538,19 +1662,13 @@ static int lfs_cow_decode(struct lfs_fs *ofs, struct lfs_cow *cow,
 			return -ENOMEM;
 		cow->cap = nr;
 	}
-	r = (void *)m->data + pathlen;
 	*why = "bad runs";
-	for (i = 0; i < nr; i++) {
-		u32 start = le32_to_cpu(r[i].start), len = le32_to_cpu(r[i].len);
-
-		/* Sorted, disjoint, not adjacent, not empty, no wrap. */
-		if (!len || (u64)start + len > U32_MAX ||
-		    (i && start <= prev_end))
-			return -EIO;
-		cow->runs[i].start = start;
-		cow->runs[i].len = len;
-		prev_end = (u64)start + len;
-	}
+	if (m->version == LAYERFS_MAP_VERSION_FIXED)
+		err = lfs_cow_decode_fixed(cow, (u8 *)m + hdr, size - hdr, nr);
+	else
+		err = lfs_cow_decode_leb(cow, (u8 *)m + hdr, size - hdr, nr);
+	if (err)
+		return err;
 	cow->nr = nr;
 	return 0;
 }

@@ -82,14 +82,15 @@ static const struct lfile files[] = {
 };
 #define NFILES ((int)(sizeof(files) / sizeof(files[0])))
 /*
- * Written first in BURST scattered places, one byte each: with 4 KiB
- * granules that is a map too big for an ext4 xattr, so the file's next
- * fsync coarsens it (copies the shortest gaps between its runs until it
- * fits, several rounds of copying, fsync and trying again), and the reset
- * can come before, during or after that.
+ * Written first in BURST scattered places, one byte each in every other
+ * granule: with 4 KiB granules that is a map of two bytes a run, too big
+ * for an ext4 xattr, so the file's next fsync coarsens it (copies the
+ * shortest gaps between its runs until it fits, several rounds of
+ * copying, fsync and trying again), and the reset can come before, during
+ * or after that.
  */
 #define BIG 4
-#define BURST 1500
+#define BURST 2040
 /*
  * A hole in big's lower file: where the origin reads zeros, copying a gap
  * punches holes in the upper file instead, and the reset can come in the
