@@ -66,15 +66,13 @@
 #define LFS_COW_MIN_RUNS	16
 
 /*
- * Bounds the in-memory map.  A run takes at least two bytes in a map, so
- * a map of this many runs is bigger than any xattr value may be and could
- * never be persisted: lfs_cow_room() keeps a file's map below max_runs,
- * which is below this, by coarsening it when it gets there rather than at
- * its next persist.
+ * Bounds the in-memory map, to 256 KiB of runs.  lfs_cow_room() keeps a
+ * file's map below max_runs, which is no more than this, by coarsening it
+ * when it gets there rather than at its next persist.
  */
-#define LFS_COW_MAX_RUNS	((unsigned int)(XATTR_SIZE_MAX / 2))
+#define LFS_COW_MAX_RUNS	32768U
 
-/* The most bytes one run takes in a map: two 32-bit LEB128 numbers. */
+/* The most bytes one run takes in a map: two LEB128 numbers. */
 #define LFS_RUN_MAX_BYTES	10
 
 struct lfs_run {
@@ -199,16 +197,18 @@ static size_t lfs_map_hdr_size(size_t pathlen)
 
 /*
  * Runs a map may hold and still fit in an xattr value of any filesystem,
- * if each takes as little room as a run can.  What the runs of a real map
- * take is found when it is encoded.
+ * if each takes as little room as a run can (one byte), and the memory
+ * a map may take.  What the runs of a real map take is found when it is
+ * encoded.
  */
 static unsigned int lfs_map_fit_runs(size_t pathlen)
 {
-	return (XATTR_SIZE_MAX - lfs_map_hdr_size(pathlen)) / 2;
+	return min_t(size_t, XATTR_SIZE_MAX - lfs_map_hdr_size(pathlen),
+		     LFS_COW_MAX_RUNS);
 }
 
 /* LEB128, as <linux/layerfs.h> describes it. */
-static unsigned int lfs_uleb_size(u32 v)
+static unsigned int lfs_uleb_size(u64 v)
 {
 	unsigned int n = 1;
 
@@ -219,7 +219,7 @@ static unsigned int lfs_uleb_size(u32 v)
 	return n;
 }
 
-static u8 *lfs_uleb_put(u8 *p, u32 v)
+static u8 *lfs_uleb_put(u8 *p, u64 v)
 {
 	while (v >= 0x80) {
 		*p++ = (v & 0x7f) | 0x80;
@@ -229,7 +229,7 @@ static u8 *lfs_uleb_put(u8 *p, u32 v)
 	return p;
 }
 
-static int lfs_uleb_get(const u8 **pp, const u8 *end, u32 *v)
+static int lfs_uleb_get(const u8 **pp, const u8 *end, u64 *v)
 {
 	const u8 *p = *pp;
 	unsigned int shift = 0;
@@ -244,11 +244,17 @@ static int lfs_uleb_get(const u8 **pp, const u8 *end, u32 *v)
 		shift += 7;
 	} while (b & 0x80);
 	/* One value, one encoding: no zero byte after the first. */
-	if (x > U32_MAX || (shift > 7 && !b))
+	if (shift > 7 && !b)
 		return -EIO;
 	*v = x;
 	*pp = p;
 	return 0;
+}
+
+/* The first number of a run that starts @gap granules after the last. */
+static u64 lfs_run_head(u32 gap, u32 len)
+{
+	return (u64)gap << 1 | (len > 1);
 }
 
 /*
@@ -296,13 +302,18 @@ again:
 	p = (u8 *)m + hdr;
 	size = hdr;
 	for (i = 0; i < nr; i++) {
-		u32 gap = cow->runs[i].start - prev_end - !!i;
-		u32 len = cow->runs[i].len - 1;
-		size_t n = lfs_uleb_size(gap) + lfs_uleb_size(len);
+		u32 len = cow->runs[i].len;
+		u64 head = lfs_run_head(cow->runs[i].start - prev_end - !!i,
+					len);
+		size_t n = lfs_uleb_size(head) +
+			   (len > 1 ? lfs_uleb_size(len - 2) : 0);
 
 		/* Past the room, only count. */
-		if (size + n <= room)
-			p = lfs_uleb_put(lfs_uleb_put(p, gap), len);
+		if (size + n <= room) {
+			p = lfs_uleb_put(p, head);
+			if (len > 1)
+				p = lfs_uleb_put(p, len - 2);
+		}
 		size += n;
 		prev_end = (u64)cow->runs[i].start + cow->runs[i].len;
 	}
@@ -1584,19 +1595,24 @@ static int lfs_cow_decode_leb(struct lfs_cow *cow, const u8 *p,
 			      size_t len, unsigned int nr)
 {
 	const u8 *end = p + len;
-	u64 prev_end = 0, start;
+	u64 prev_end = 0, start, head, n;
 	unsigned int i;
-	u32 gap, n;
 
 	for (i = 0; i < nr; i++) {
-		if (lfs_uleb_get(&p, end, &gap) || lfs_uleb_get(&p, end, &n))
+		if (lfs_uleb_get(&p, end, &head))
 			return -EIO;
-		start = prev_end + gap + !!i;
-		if (start + n + 1 > U32_MAX)
+		n = 1;
+		if (head & 1) {
+			if (lfs_uleb_get(&p, end, &n))
+				return -EIO;
+			n += 2;
+		}
+		start = prev_end + (head >> 1) + !!i;
+		if (start + n > U32_MAX)
 			return -EIO;
 		cow->runs[i].start = start;
-		cow->runs[i].len = n + 1;
-		prev_end = start + n + 1;
+		cow->runs[i].len = n;
+		prev_end = start + n;
 	}
 	return p == end ? 0 : -EIO;
 }
@@ -1621,9 +1637,9 @@ static int lfs_cow_decode(struct lfs_fs *ofs, struct lfs_cow *cow,
 	nr = le32_to_cpu(m->nr_runs);
 	hdr = lfs_map_hdr_size(pathlen);
 	*why = "bad length";
-	/* Runs take two bytes or more in either version. */
+	/* Runs take a byte or more in either version. */
 	if (!pathlen || pathlen >= PATH_MAX || nr > LFS_COW_MAX_RUNS ||
-	    size < hdr + (size_t)nr * 2)
+	    size < hdr + nr)
 		return -EIO;
 	*why = "bad checksum";
 	crc = le32_to_cpu(m->crc);

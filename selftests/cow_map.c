@@ -202,10 +202,11 @@ static size_t put_runs(char *map, int version, const void *runs,
 
 /*
  * The fixture's runs are granules 0 and 512.  In LEB128: the first run
- * starts 0 granules in and is 1 - 1 long; the second starts 512 - 1 - 1
- * granules after the first ends (0xfe 0x03) and is 1 - 1 long.
+ * starts 0 granules in and is one granule long (2 * 0 + 0); the second
+ * starts 512 - 1 - 1 granules after the first ends and is one granule
+ * long too (2 * 510 + 0 = 1020: 0xfc 0x07).
  */
-static const unsigned char fixture_runs[] = { 0, 0, 0xfe, 0x03, 0 };
+static const unsigned char fixture_runs[] = { 0, 0xfc, 0x07 };
 
 TEST_F(map, runs_are_written_as_leb128)
 {
@@ -268,35 +269,43 @@ static void expect_runs_eio(struct __test_metadata *_metadata,
 TEST_F(map, a_run_past_the_last_granule_is_eio)
 {
 	/* Starts 2^32 granules after the first run. */
-	static const unsigned char r[] = { 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0 };
+	static const unsigned char r[] = { 0, 0xfe, 0xff, 0xff, 0xff, 0x1f };
 
 	expect_runs_eio(_metadata, self, r, sizeof(r), 2);
 }
 
+TEST_F(map, a_run_longer_than_a_file_can_be_is_eio)
+{
+	/* At granule 0, 2^32 + 1 granules long. */
+	static const unsigned char r[] = { 1, 0xff, 0xff, 0xff, 0xff, 0x0f };
+
+	expect_runs_eio(_metadata, self, r, sizeof(r), 1);
+}
+
 TEST_F(map, a_number_in_more_bytes_than_it_needs_is_eio)
 {
-	static const unsigned char r[] = { 0, 0, 0xfe, 0x03, 0x80, 0 };
+	static const unsigned char r[] = { 0, 0xfc, 0x87, 0 };
 
 	expect_runs_eio(_metadata, self, r, sizeof(r), 2);
 }
 
 TEST_F(map, a_number_longer_than_five_bytes_is_eio)
 {
-	static const unsigned char r[] = { 0, 0, 0xfe, 0x83, 0x80, 0x80, 0x80, 0x01, 0 };
+	static const unsigned char r[] = { 0, 0xfc, 0x87, 0x80, 0x80, 0x80, 0x01 };
 
 	expect_runs_eio(_metadata, self, r, sizeof(r), 2);
 }
 
 TEST_F(map, bytes_after_the_last_run_are_eio)
 {
-	static const unsigned char r[] = { 0, 0, 0xfe, 0x03, 0, 0 };
+	static const unsigned char r[] = { 0, 0xfc, 0x07, 0 };
 
 	expect_runs_eio(_metadata, self, r, sizeof(r), 2);
 }
 
 TEST_F(map, fewer_runs_than_the_header_counts_are_eio)
 {
-	static const unsigned char r[] = { 0, 0, 0xfe, 0x03, 0, 0 };
+	static const unsigned char r[] = { 0, 0xfc, 0x07 };
 
 	expect_runs_eio(_metadata, self, r, sizeof(r), 3);
 }
@@ -472,12 +481,12 @@ TEST(files_beyond_16_gib)
 
 /*
  * Mount a stack whose lower "f" is holes but for one byte, 'A' + g % 26,
- * at the start of every odd granule g = 2 * probe[i] + 1; 4 KiB granules.
+ * at the start of each granule g = stride * probe[i] + 1; 4 KiB granules.
  * *fd: the merged "f", open for writing.
  */
 static void mount_sparse(struct __test_metadata *_metadata,
 			 struct lfs_upper *u, const char *name, off_t size,
-			 const int *probe, size_t nprobe, int *fd)
+			 int stride, const int *probe, size_t nprobe, int *fd)
 {
 	size_t i;
 	char c;
@@ -492,9 +501,10 @@ static void mount_sparse(struct __test_metadata *_metadata,
 	ASSERT_LE(0, *fd);
 	ASSERT_EQ(0, ftruncate(*fd, size));
 	for (i = 0; i < nprobe; i++) {
-		c = 'A' + (2 * probe[i] + 1) % 26;
-		ASSERT_EQ(1, pwrite(*fd, &c, 1,
-				    ((off_t)2 * probe[i] + 1) * GRAN));
+		off_t g = (off_t)stride * probe[i] + 1;
+
+		c = 'A' + g % 26;
+		ASSERT_EQ(1, pwrite(*fd, &c, 1, g * GRAN));
 	}
 	ASSERT_EQ(0, close(*fd));
 	u->cow_block = GRAN;
@@ -529,12 +539,12 @@ static void expect_map_fits(struct __test_metadata *_metadata,
 }
 
 /*
- * After a remount: each even granule 2 * probe[i] starts with
- * @even(probe[i]), each odd one with its lower byte.
+ * After a remount: each granule stride * probe[i] starts with
+ * @written(probe[i]), the one after it with its lower byte.
  */
 static void expect_probes(struct __test_metadata *_metadata,
-			  struct lfs_upper *u, off_t size,
-			  const int *probe, size_t nprobe, char (*even)(int))
+			  struct lfs_upper *u, off_t size, int stride,
+			  const int *probe, size_t nprobe, char (*written)(int))
 {
 	struct stat st;
 	char buf[2];
@@ -544,16 +554,16 @@ static void expect_probes(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, stat(lfs_at(&u->s, "f"), &st));
 	EXPECT_EQ(size, st.st_size);
 	for (i = 0; i < nprobe; i++) {
-		off_t at = (off_t)2 * probe[i] * GRAN;
+		off_t g = (off_t)stride * probe[i], at = g * GRAN;
 
 		ASSERT_EQ(2, lfs_pread_file(lfs_at(&u->s, "f"), buf, 1, at) +
 			     lfs_pread_file(lfs_at(&u->s, "f"), buf + 1, 1,
 					    at + GRAN));
-		EXPECT_EQ(even(probe[i]), buf[0]) {
-			TH_LOG("granule %d", 2 * probe[i]);
+		EXPECT_EQ(written(probe[i]), buf[0]) {
+			TH_LOG("granule %lld", (long long)g);
 		}
-		EXPECT_EQ('A' + (2 * probe[i] + 1) % 26, buf[1]) {
-			TH_LOG("granule %d", 2 * probe[i] + 1);
+		EXPECT_EQ('A' + (g + 1) % 26, buf[1]) {
+			TH_LOG("granule %lld", (long long)g + 1);
 		}
 	}
 }
@@ -575,45 +585,47 @@ FIXTURE_TEARDOWN(bound)
 }
 
 /*
- * Write one byte, letter(i), at the start of every other granule 2 * i of
- * a sparse lower file, for i below @nr, and fsync: @nr runs of one
- * granule, a granule apart.  @check looks at the map; then every probed
- * granule must read back after a remount.
+ * Write one byte, letter(i), at the start of granule stride * i of a
+ * sparse lower file, for i below @nr, and fsync: @nr runs of one granule,
+ * stride - 1 apart.  @check looks at the map; then every probed granule
+ * must read back after a remount.
  */
-static void every_other_granule(struct __test_metadata *_metadata,
-				const char *name, int nr,
-				void (*check)(struct __test_metadata *,
-					      struct lfs_upper *, int))
+static void scattered_granules(struct __test_metadata *_metadata,
+			       const char *name, int nr, int stride,
+			       void (*check)(struct __test_metadata *,
+					     struct lfs_upper *, int))
 {
 	const int probe[] = { 0, 1, nr / 2, nr - 1 };
-	const off_t size = (off_t)2 * nr * GRAN;
+	const off_t size = ((off_t)stride * (nr - 1) + 2) * GRAN;
 	struct lfs_upper u;
 	int i, fd;
 	char c;
 
-	mount_sparse(_metadata, &u, name, size, probe, ARRAY_SIZE(probe), &fd);
+	mount_sparse(_metadata, &u, name, size, stride, probe,
+		     ARRAY_SIZE(probe), &fd);
 	if (fd < 0)
 		return;
 	for (i = 0; i < nr; i++) {
 		c = letter(i);
-		ASSERT_EQ(1, pwrite(fd, &c, 1, (off_t)2 * i * GRAN));
+		ASSERT_EQ(1, pwrite(fd, &c, 1, (off_t)stride * i * GRAN));
 	}
 	ASSERT_EQ(0, fsync(fd)) TH_LOG("fsync: %s", strerror(errno));
 	ASSERT_EQ(0, close(fd));
 	check(_metadata, &u, nr);
-	expect_probes(_metadata, &u, size, probe, ARRAY_SIZE(probe), letter);
+	expect_probes(_metadata, &u, size, stride, probe, ARRAY_SIZE(probe),
+		      letter);
 	lfs_stack_remove(&u.s);
 }
 
-/* Every run as it was written, each in two bytes. */
+/* Every run as it was written, each in one byte. */
 static void expect_map_exact(struct __test_metadata *_metadata,
 			     struct lfs_upper *u, int nr)
 {
 	static char buf[65536];
 	struct layerfs_map m;
 
-	/* The header, the path "f", two bytes a run. */
-	ASSERT_EQ((ssize_t)(sizeof(m) + 1 + 2 * nr),
+	/* The header, the path "f", a byte a run. */
+	ASSERT_EQ((ssize_t)(sizeof(m) + 1 + nr),
 		  lgetxattr(upper_f(u), LAYERFS_XATTR_MAP, buf, sizeof(buf))) {
 		TH_LOG("map: %s", strerror(errno));
 	}
@@ -622,16 +634,28 @@ static void expect_map_exact(struct __test_metadata *_metadata,
 }
 
 /*
- * Runs are small on disk: 1,500 one-granule runs a granule apart take
- * two bytes each, 3 KiB in all, which even ext4 (all xattrs of an inode
- * in one 4 KiB block) holds as they are, without copying any gap.  At
- * eight bytes a run, what layerfs wrote before, ext4 held about 450.
+ * Runs are small on disk: 3,000 one-granule runs a granule apart take a
+ * byte each, 3 KiB in all, which even ext4 (all xattrs of an inode in one
+ * 4 KiB block) holds as they are, without copying any gap.  At eight
+ * bytes a run, what layerfs wrote before, ext4 held about 450.
  */
 TEST_F_TIMEOUT(bound, scattered_runs_fit_without_coarsening, 120)
 {
 	LFS_REQUIRE_UPPER_ENV();
-	every_other_granule(_metadata, "cow_smallruns", 1500,
-			    expect_map_exact);
+	scattered_granules(_metadata, "cow_smallruns", 3000, 2,
+			   expect_map_exact);
+}
+
+/*
+ * The map in memory is bounded (32,768 runs): 34,000 granules written a
+ * granule apart, each its own run, are more than that, and the write
+ * that meets the bound copies the shortest gaps, until the map fits.
+ */
+TEST_F_TIMEOUT(bound, more_runs_than_a_map_may_hold_are_coarsened, 300)
+{
+	LFS_REQUIRE_UPPER_ENV();
+	scattered_granules(_metadata, "cow_manyruns", 34000, 2,
+			   expect_map_fits);
 }
 
 /*
@@ -639,15 +663,16 @@ TEST_F_TIMEOUT(bound, scattered_runs_fit_without_coarsening, 120)
  * reach the upper filesystem: vfs_setxattr() does not check the size, and
  * xfs wrote such a value and shut down when its write verifier saw it.
  * Every filesystem gets the fallback of a map that does not fit: gaps
- * between its runs are copied until it fits.  34,000 written granules,
- * each its own run of one granule after a one-granule gap, make a map of
- * more than 66 KiB even at two bytes a run, the least a run takes.
+ * between its runs are copied until it fits.  23,000 granules with 8,193
+ * between them take three bytes a run (2 * 8,192 needs 15 bits), a map
+ * of more than 67 KiB.  The lower
+ * file is sparse, so copying its gaps is punching holes.
  */
 TEST_F_TIMEOUT(bound, a_map_beyond_the_xattr_size_limit_is_coarsened, 300)
 {
 	LFS_REQUIRE_UPPER_ENV();
-	every_other_granule(_metadata, "cow_bigmap", 34000,
-			    expect_map_fits);
+	scattered_granules(_metadata, "cow_bigmap", 23000, 8194,
+			   expect_map_fits);
 }
 
 static char zero(int i)
@@ -676,7 +701,7 @@ TEST_F_TIMEOUT(bound, scattered_holes_beyond_the_map_bound_coarsen, 300)
 	int fd;
 
 	LFS_REQUIRE_UPPER_ENV();
-	mount_sparse(_metadata, &u, "cow_runbound", size, probe,
+	mount_sparse(_metadata, &u, "cow_runbound", size, 2, probe,
 		     ARRAY_SIZE(probe), &fd);
 	if (fd < 0)
 		return;
@@ -693,7 +718,7 @@ TEST_F_TIMEOUT(bound, scattered_holes_beyond_the_map_bound_coarsen, 300)
 	ASSERT_EQ(0, fsync(fd)) TH_LOG("fsync: %s", strerror(errno));
 	ASSERT_EQ(0, close(fd));
 	expect_map_fits(_metadata, &u, NR);
-	expect_probes(_metadata, &u, size, probe, ARRAY_SIZE(probe), zero);
+	expect_probes(_metadata, &u, size, 2, probe, ARRAY_SIZE(probe), zero);
 	ASSERT_EQ(1, lfs_pread_file(lfs_at(&u.s, "f"), &c, 1,
 				    (off_t)2 * (NR - 1) * GRAN + 1));
 	EXPECT_EQ('w', c);
@@ -708,9 +733,10 @@ TEST_F_TIMEOUT(bound, scattered_holes_beyond_the_map_bound_coarsen, 300)
 /*
  * Coarsening copies the shortest gaps between runs first: a file written
  * in 34,000 scattered granules, with one granule between them except for
- * 99 gaps of 64, has a map too big for any xattr.  Joining runs over the
- * one-granule gaps makes it fit on every upper filesystem (ext4 holds the
- * fewest runs, under 2,000), so none of the long gaps needs copying.  The
+ * 99 gaps of 64, has more runs than a map may hold (32,768).  Joining
+ * runs over the one-granule gaps makes it fit on every upper filesystem
+ * (ext4 holds the fewest runs, about 4,000 here), so none of the long
+ * gaps needs copying.  The
  * lower file has data in the long gaps only, so that what the upper file
  * allocates says whether they were copied: the written granules and no
  * more than half of the long gaps, where materialising the file (what

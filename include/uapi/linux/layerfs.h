@@ -74,15 +74,16 @@ struct layerfs_origin {
  * layer root (no NUL), then nr_runs runs of present granules.  crc is the
  * CRC-32 (crc32_le, seed ~0) of the whole value with crc set to zero.
  *
- * Version 2 (written): each run is two unsigned LEB128 numbers (seven
- * bits a byte, least significant first, the top bit set on every byte but
- * the last; at most five bytes, and no needless final zero byte): the
- * granules from the end of the previous run to its start, less one since
- * runs never touch (for the first run: its start), then its length less
- * one.  The runs end the value.  A run of scattered writes takes two to
- * four bytes where version 1 took eight, which matters on ext4: its
- * xattrs share one block, and a map that does not fit costs copying (see
- * layerfs.rst).
+ * Version 2 (written): each run is one or two unsigned LEB128 numbers
+ * (seven bits a byte, least significant first, the top bit set on every
+ * byte but the last; at most five bytes, and no needless final zero
+ * byte).  The first is twice the number of granules from the end of the
+ * previous run to its start, less one since runs never touch (for the
+ * first run: twice its start), plus one if the run is longer than one
+ * granule; only then follows the second, its length less two.  The runs
+ * end the value.  A run of scattered writes takes one to three bytes
+ * where version 1 took eight, which matters on ext4: its xattrs share one
+ * block, and a map that does not fit costs copying (see layerfs.rst).
  *
  * Version 1 (still read): nr_runs struct layerfs_map_run, sorted, not
  * overlapping or touching.
