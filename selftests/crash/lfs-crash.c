@@ -78,19 +78,19 @@ static const struct lfile files[] = {
 	{ "l1", "d/b", (1 << 20) + 1234 },
 	{ "l0", "c", 3 << 19 },
 	{ "l0", "d/e", (1 << 19) + 77 },
-	{ "l0", "big", 16 << 20 },
+	{ "l0", "big", 64 << 20 },
 };
 #define NFILES ((int)(sizeof(files) / sizeof(files[0])))
 /*
  * Written first in BURST scattered places, one byte each in every other
- * granule: with 4 KiB granules that is a map of two bytes a run, too big
- * for an ext4 xattr, so the file's next fsync coarsens it (copies the
- * shortest gaps between its runs until it fits, several rounds of
- * copying, fsync and trying again), and the reset can come before, during
- * or after that.
+ * granule: with 4 KiB granules each run takes a byte of the map, 5,000 of
+ * them more than an ext4 xattr holds, so the file's next fsync coarsens
+ * the map (copies the shortest gaps between its runs until it fits,
+ * several rounds of copying, fsync and trying again), and the reset can
+ * come before, during or after that.
  */
 #define BIG 4
-#define BURST 2040
+#define BURST 5000
 /*
  * A hole in big's lower file: where the origin reads zeros, copying a gap
  * punches holes in the upper file instead, and the reset can come in the
