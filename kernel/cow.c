@@ -14,6 +14,8 @@
  * writeback stores a folio in the upper file, first copying its whole
  * granule from the origin if the granule was not present yet, so a present
  * granule is always complete.  Every kind of mmap works on that one cache.
+ * A write(2) into present granules only, where no folio is dirty, goes to
+ * the upper file directly (lfs_cow_write_through()).
  *
  * The map is persisted in the upper file's "trusted.layerfs.map" xattr
  * (struct layerfs_map) only after the data it describes was made durable
@@ -33,7 +35,9 @@
  * spinlock) protects the run array, lower_valid and the counters and is
  * never held across I/O; cow->persist_mutex serialises map writes.
  * Order: i_rwsem -> folio lock -> fill_mutex -> cow->lock; persist_mutex
- * is taken without any folio locked.
+ * is taken without any folio locked.  A write through takes the mapping's
+ * invalidate_lock under i_rwsem and writes the upper file under it, as a
+ * fault holds it (shared) while reading the upper file.
  */
 
 #include <linux/blkdev.h>
@@ -49,6 +53,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/writeback.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/xattr.h>
 #include "layerfs.h"
@@ -143,6 +148,22 @@ static bool lfs_granule_present(struct lfs_cow *cow, u32 g)
 	spin_lock(&cow->lock);
 	i = lfs_run_find(cow, g);
 	ret = i < cow->nr && cow->runs[i].start <= g;
+	spin_unlock(&cow->lock);
+	return ret;
+}
+
+/* Whether every granule of bytes [@pos, @pos + @count) is present. */
+static bool lfs_range_present(struct lfs_cow *cow, loff_t pos, size_t count)
+{
+	u32 first = pos >> cow->shift, last = (pos + count - 1) >> cow->shift;
+	unsigned int i;
+	bool ret;
+
+	/* Runs that touch are merged: a present range lies in one run. */
+	spin_lock(&cow->lock);
+	i = lfs_run_find(cow, first);
+	ret = i < cow->nr && cow->runs[i].start <= first &&
+	      (u64)cow->runs[i].start + cow->runs[i].len > last;
 	spin_unlock(&cow->lock);
 	return ret;
 }
@@ -806,6 +827,94 @@ out:
 	folio_unlock(folio);
 	folio_put(folio);
 	return copied;
+}
+
+/*
+ * A write(2) into granules that are all in the upper file already goes
+ * straight into the upper file: one copy instead of two (into this page
+ * cache, then at writeback into the upper one), and nothing is left for
+ * writeback.  The map does not change, and fsync makes the upper file
+ * durable in any case.
+ *
+ * Clean folios of the range are dropped first, as around a direct write;
+ * a range with a dirty folio goes through the page cache.
+ *
+ * i_rwsem, held, keeps other writers, truncate, fallocate and direct
+ * readers out; invalidate_lock keeps faults and readahead from creating a
+ * folio of the range meanwhile, which would then hold the old bytes.  A
+ * fault on the caller's buffer could need that lock (a mapping of this
+ * very file), so the copy runs with page faults disabled, as btrfs's
+ * direct writes do, after faulting the buffer in; whatever it could not
+ * copy goes through the page cache.  Granules only become absent by a
+ * truncate, which i_rwsem keeps out.
+ *
+ * Returns the bytes written, 0 for "use the page cache", or an errno.
+ * Caller holds i_rwsem and has done generic_write_checks().
+ */
+static ssize_t lfs_cow_write_through(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	struct address_space *mapping = inode->i_mapping;
+	struct lfs_cow *cow = lfs_cow(inode);
+	size_t count = iov_iter_count(from);
+	loff_t pos = iocb->ki_pos;
+	const struct cred *old_cred;
+	ssize_t ret;
+
+	if (iocb->ki_flags & IOCB_NOWAIT ||
+	    pos + (loff_t)count > i_size_read(inode) ||
+	    !lfs_range_present(cow, pos, count))
+		return 0;
+	if (fault_in_iov_iter_readable(from, count) == count)
+		return 0;
+	filemap_invalidate_lock(mapping);
+	/* Clean folios are dropped; a dirty one is written where it is. */
+	if (filemap_range_has_page(mapping, pos, pos + count - 1) &&
+	    (filemap_range_needs_writeback(mapping, pos, pos + count - 1) ||
+	     invalidate_inode_pages2_range(mapping, pos >> PAGE_SHIFT,
+					   (pos + count - 1) >> PAGE_SHIFT))) {
+		filemap_invalidate_unlock(mapping);
+		return 0;
+	}
+	old_cred = lfs_override_creds(inode->i_sb);
+	pagefault_disable();
+	ret = vfs_iter_write(cow->upper, from, &pos, 0);
+	pagefault_enable();
+	revert_creds(old_cred);
+	filemap_invalidate_unlock(mapping);
+	if (ret == -EFAULT)
+		return 0;
+	if (ret > 0)
+		iocb->ki_pos = pos;
+	return ret;
+}
+
+ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	ssize_t ret, done = 0;
+
+	inode_lock(inode);
+	ret = generic_write_checks(iocb, from);
+	if (ret <= 0)
+		goto out;
+	ret = file_remove_privs(file);
+	if (!ret)
+		ret = file_update_time(file);
+	if (!ret)
+		ret = lfs_cow_write_through(iocb, from);
+	if (ret < 0 || !iov_iter_count(from))
+		goto out;
+	done = ret;
+	ret = __generic_file_write_iter(iocb, from);
+	if (done)
+		ret = ret < 0 ? done : done + ret;
+out:
+	inode_unlock(inode);
+	if (ret > 0)
+		ret = generic_write_sync(iocb, ret);
+	return ret;
 }
 
 /*

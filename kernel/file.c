@@ -189,7 +189,7 @@ static ssize_t lfs_write_iter(struct kiocb *iocb, struct iov_iter *iter)
 	/* The state is settled: lfs_open() copied up for writing. */
 	if (lfs_is_partial(inode))
 		return lfs_cow_broken(inode) ? -EIO :
-		       generic_file_write_iter(iocb, iter);
+		       lfs_cow_write_iter(iocb, iter);
 	inode_lock(inode);
 	realfile = lfs_real_file(file);
 	if (IS_ERR(realfile)) {

@@ -305,6 +305,7 @@ void lfs_drop_write(struct dentry *dentry);
 /* cow.c */
 bool lfs_is_partial(struct inode *inode);
 ssize_t lfs_cow_read_direct(struct kiocb *iocb, struct iov_iter *iter);
+ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from);
 bool lfs_cow_broken(struct inode *inode);
 void lfs_cow_release(struct inode *inode);
 void lfs_cow_discard(struct lfs_cow *cow);

@@ -1019,6 +1019,63 @@ TEST_F_TIMEOUT(data, mmap_shared_write_without_msync_survives_munmap_and_close, 
 	CHECK_TREES();
 }
 
+/*
+ * write(2) into granules already copied goes straight to the upper file
+ * (lfs_cow_write_through()): a mapping and the page cache must still see
+ * every write, whether the page was cached clean, mapped, dirty through
+ * the mapping, or is the write's own source.
+ */
+TEST_F_TIMEOUT(data, writes_into_copied_granules_stay_coherent_with_mmap, 120)
+{
+	char *all = malloc(BIG_SIZE), want[8192], got[8192];
+
+	ASSERT_NE(NULL, all);
+	lfs_pattern(all, 0, BIG_SIZE, 70);
+	BOTH(
+		int fd = open(P("big"), O_RDWR);
+		char *m, *src;
+
+		ASSERT_LE(0, fd);
+		/* Every granule copied; the page cache holds them clean. */
+		ASSERT_EQ(BIG_SIZE, pwrite(fd, all, BIG_SIZE, 0));
+		ASSERT_EQ(0, fsync(fd));
+		m = mmap(NULL, BIG_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, m);
+
+		/* A page mapped and read: the mapping sees the write. */
+		EXPECT_EQ(all[5000], *(volatile char *)(m + 5000));
+		lfs_pattern(want, 4990, 110, 71);
+		ASSERT_EQ(110, pwrite(fd, want, 110, 4990));
+		EXPECT_EQ(0, memcmp(m + 4990, want, 110));
+		if (!side_ && !lfs_is_overlay()) {
+			/* Written through: in the upper file before any fsync. */
+			EXPECT_EQ(110, lfs_pread_file(UPPER("big"), got, 110, 4990));
+			EXPECT_EQ(0, memcmp(got, want, 110));
+		}
+
+		/* A page dirtied through the mapping keeps both writes. */
+		lfs_pattern(m + 70000, 70000, 100, 72);
+		lfs_pattern(want, 70050, 100, 73);
+		ASSERT_EQ(100, pwrite(fd, want, 100, 70050));
+		EXPECT_EQ(0, memcmp(m + 70050, want, 100));
+		lfs_pattern(want, 70000, 50, 72);
+		EXPECT_EQ(0, memcmp(m + 70000, want, 50));
+
+		/* The source is a fresh mapping of the same file. */
+		src = mmap(NULL, BIG_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, src);
+		ASSERT_EQ(8192, pwrite(fd, src + 700000, 8192, 300001));
+		ASSERT_EQ(8192, pread(fd, got, 8192, 300001));
+		EXPECT_EQ(0, memcmp(got, all + 700000, 8192));
+		EXPECT_EQ(0, memcmp(m + 300001, all + 700000, 8192));
+		ASSERT_EQ(0, munmap(src, BIG_SIZE));
+		ASSERT_EQ(0, munmap(m, BIG_SIZE));
+		close(fd);
+	);
+	free(all);
+	CHECK_TREES();
+}
+
 TEST_F_TIMEOUT(data, copy_file_range_from_and_to_merged_files, 120)
 {
 	BOTH(
