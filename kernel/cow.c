@@ -140,22 +140,9 @@ static unsigned int lfs_run_find(struct lfs_cow *cow, u32 g)
 	return lo;
 }
 
-static bool lfs_granule_present(struct lfs_cow *cow, u32 g)
+/* Whether granules [@first, @last] are all present. */
+static bool lfs_granules_present(struct lfs_cow *cow, u32 first, u32 last)
 {
-	unsigned int i;
-	bool ret;
-
-	spin_lock(&cow->lock);
-	i = lfs_run_find(cow, g);
-	ret = i < cow->nr && cow->runs[i].start <= g;
-	spin_unlock(&cow->lock);
-	return ret;
-}
-
-/* Whether every granule of bytes [@pos, @pos + @count) is present. */
-static bool lfs_range_present(struct lfs_cow *cow, loff_t pos, size_t count)
-{
-	u32 first = pos >> cow->shift, last = (pos + count - 1) >> cow->shift;
 	unsigned int i;
 	bool ret;
 
@@ -166,6 +153,11 @@ static bool lfs_range_present(struct lfs_cow *cow, loff_t pos, size_t count)
 	      (u64)cow->runs[i].start + cow->runs[i].len > last;
 	spin_unlock(&cow->lock);
 	return ret;
+}
+
+static bool lfs_granule_present(struct lfs_cow *cow, u32 g)
+{
+	return lfs_granules_present(cow, g, g);
 }
 
 /* Mark granules [g, g + n) present.  Caller holds cow->lock. */
@@ -853,26 +845,32 @@ out:
  */
 static ssize_t lfs_cow_write_through(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct inode *inode = file_inode(iocb->ki_filp);
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
 	struct address_space *mapping = inode->i_mapping;
 	struct lfs_cow *cow = lfs_cow(inode);
 	size_t count = iov_iter_count(from);
-	loff_t pos = iocb->ki_pos;
+	loff_t pos = iocb->ki_pos, last = pos + count - 1;
 	const struct cred *old_cred;
 	ssize_t ret;
 
-	if (iocb->ki_flags & IOCB_NOWAIT ||
-	    pos + (loff_t)count > i_size_read(inode) ||
-	    !lfs_range_present(cow, pos, count))
+	if (iocb->ki_flags & IOCB_NOWAIT || last >= i_size_read(inode) ||
+	    !lfs_granules_present(cow, pos >> cow->shift, last >> cow->shift))
 		return 0;
 	if (fault_in_iov_iter_readable(from, count) == count)
 		return 0;
+	/* __generic_file_write_iter() does this for the page cache. */
+	ret = file_remove_privs(file);
+	if (!ret)
+		ret = file_update_time(file);
+	if (ret)
+		return ret;
 	filemap_invalidate_lock(mapping);
 	/* Clean folios are dropped; a dirty one is written where it is. */
-	if (filemap_range_has_page(mapping, pos, pos + count - 1) &&
-	    (filemap_range_needs_writeback(mapping, pos, pos + count - 1) ||
+	if (filemap_range_has_page(mapping, pos, last) &&
+	    (filemap_range_needs_writeback(mapping, pos, last) ||
 	     invalidate_inode_pages2_range(mapping, pos >> PAGE_SHIFT,
-					   (pos + count - 1) >> PAGE_SHIFT))) {
+					   last >> PAGE_SHIFT))) {
 		filemap_invalidate_unlock(mapping);
 		return 0;
 	}
@@ -891,26 +889,19 @@ static ssize_t lfs_cow_write_through(struct kiocb *iocb, struct iov_iter *from)
 
 ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct file *file = iocb->ki_filp;
-	struct inode *inode = file_inode(file);
+	struct inode *inode = file_inode(iocb->ki_filp);
 	ssize_t ret, done = 0;
 
 	inode_lock(inode);
 	ret = generic_write_checks(iocb, from);
-	if (ret <= 0)
-		goto out;
-	ret = file_remove_privs(file);
-	if (!ret)
-		ret = file_update_time(file);
-	if (!ret)
+	if (ret > 0)
 		ret = lfs_cow_write_through(iocb, from);
-	if (ret < 0 || !iov_iter_count(from))
-		goto out;
-	done = ret;
-	ret = __generic_file_write_iter(iocb, from);
-	if (done)
-		ret = ret < 0 ? done : done + ret;
-out:
+	if (ret >= 0 && iov_iter_count(from)) {
+		done = ret;
+		ret = __generic_file_write_iter(iocb, from);
+		if (done)
+			ret = ret < 0 ? done : done + ret;
+	}
 	inode_unlock(inode);
 	if (ret > 0)
 		ret = generic_write_sync(iocb, ret);
