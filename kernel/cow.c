@@ -14,8 +14,9 @@
  * writeback stores a folio in the upper file, first copying its whole
  * granule from the origin if the granule was not present yet, so a present
  * granule is always complete.  Every kind of mmap works on that one cache.
- * A write(2) into present granules only, where no folio is dirty, goes to
- * the upper file directly (lfs_cow_write_through()).
+ * A write(2) that lands in present granules or covers whole ones, where
+ * no folio is dirty, goes to the upper file directly
+ * (lfs_cow_write_through()).
  *
  * The map is persisted in the upper file's "trusted.layerfs.map" xattr
  * (struct layerfs_map) only after the data it describes was made durable
@@ -37,7 +38,9 @@
  * Order: i_rwsem -> folio lock -> fill_mutex -> cow->lock; persist_mutex
  * is taken without any folio locked.  A write through takes the mapping's
  * invalidate_lock under i_rwsem and writes the upper file under it, as a
- * fault holds it (shared) while reading the upper file.
+ * fault holds it (shared) while reading the upper file; where it writes
+ * granules not present yet it takes fill_mutex too, inside the
+ * invalidate_lock: i_rwsem -> invalidate_lock -> fill_mutex.
  */
 
 #include <linux/blkdev.h>
@@ -821,12 +824,68 @@ out:
 	return copied;
 }
 
+static int lfs_cow_room(struct inode *inode, struct lfs_cow *cow,
+			unsigned int n, bool killable);
+
 /*
- * A write(2) into granules that are all in the upper file already goes
- * straight into the upper file: one copy instead of two (into this page
- * cache, then at writeback into the upper one), and nothing is left for
- * writeback.  The map does not change, and fsync makes the upper file
- * durable in any case.
+ * Mark granules [@g, @end) present after a write put every byte of them
+ * in the upper file; those that were not present count as copied.  Caller
+ * holds fill_mutex and has made room for a run (lfs_cow_room(),
+ * lfs_cow_reserve()), so that marking cannot fail after the write.
+ */
+static void lfs_cow_written(struct inode *inode, struct lfs_cow *cow, u32 g,
+			    u32 end)
+{
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
+	loff_t isize = i_size_read(inode);
+	u32 from = g, to, n = 0;
+	u64 bytes = 0;
+	unsigned int i;
+
+	lockdep_assert_held(&cow->fill_mutex);
+	spin_lock(&cow->lock);
+	for (i = lfs_run_find(cow, g); from < end; i++) {
+		to = end;
+		if (i < cow->nr && cow->runs[i].start < end)
+			to = max(from, cow->runs[i].start);
+		if (to > from) {
+			n += to - from;
+			bytes += min_t(loff_t, (loff_t)to << cow->shift, isize) -
+				 ((loff_t)from << cow->shift);
+		}
+		if (to == end)
+			break;
+		from = cow->runs[i].start + cow->runs[i].len;
+	}
+	WARN_ON_ONCE(lfs_map_add(cow, g, end - g));
+	spin_unlock(&cow->lock);
+	atomic64_add(n, &ofs->cow_granules);
+	atomic64_add(bytes, &ofs->cow_bytes);
+}
+
+/*
+ * Whether a write of [@pos, @end) can go to the upper file even where its
+ * granules are not present: it must cover each of those whole (to EOF for
+ * the last one), since the rest of a granule would have to be copied from
+ * the origin first.
+ */
+static bool lfs_cow_write_covers(struct lfs_cow *cow, loff_t pos, loff_t end,
+				 loff_t isize)
+{
+	loff_t mask = ((loff_t)1 << cow->shift) - 1;
+
+	if ((pos & mask) && !lfs_granule_present(cow, pos >> cow->shift))
+		return false;
+	return !(end & mask) || end >= isize ||
+	       lfs_granule_present(cow, end >> cow->shift);
+}
+
+/*
+ * A write(2) that covers whole granules, or lands in granules that are in
+ * the upper file already, goes straight into the upper file: one copy
+ * instead of two (into this page cache, then at writeback into the upper
+ * one), and nothing is left for writeback.  fsync makes the upper file
+ * durable, then writes the map, as for granules that writeback stored.
  *
  * Clean folios of the range are dropped first, as around a direct write;
  * a range with a dirty folio goes through the page cache.
@@ -838,7 +897,10 @@ out:
  * very file), so the copy runs with page faults disabled, as btrfs's
  * direct writes do, after faulting the buffer in; whatever it could not
  * copy goes through the page cache.  Granules only become absent by a
- * truncate, which i_rwsem keeps out.
+ * truncate, which i_rwsem keeps out.  Where granules are not present yet,
+ * fill_mutex is held from before the write until they are marked: a
+ * coarsening of the map meanwhile (lfs_cow_room()) would copy the
+ * origin's bytes over the new ones, since it fills whatever is absent.
  *
  * Returns the bytes written, 0 for "use the page cache", or an errno.
  * Caller holds i_rwsem and has done generic_write_checks().
@@ -851,12 +913,19 @@ static ssize_t lfs_cow_write_through(struct kiocb *iocb, struct iov_iter *from)
 	struct lfs_cow *cow = lfs_cow(inode);
 	size_t count = iov_iter_count(from);
 	loff_t pos = iocb->ki_pos, last = pos + count - 1;
+	loff_t isize = i_size_read(inode), mask = ((loff_t)1 << cow->shift) - 1;
 	const struct cred *old_cred;
-	ssize_t ret;
+	bool fill = false;
+	ssize_t ret, back;
+	u32 g, end;
 
-	if (iocb->ki_flags & IOCB_NOWAIT || last >= i_size_read(inode) ||
-	    !lfs_granules_present(cow, pos >> cow->shift, last >> cow->shift))
+	if (iocb->ki_flags & IOCB_NOWAIT || last >= isize)
 		return 0;
+	if (!lfs_granules_present(cow, pos >> cow->shift, last >> cow->shift)) {
+		if (!lfs_cow_write_covers(cow, pos, last + 1, isize))
+			return 0;
+		fill = true;
+	}
 	if (fault_in_iov_iter_readable(from, count) == count)
 		return 0;
 	/* __generic_file_write_iter() does this for the page cache. */
@@ -875,9 +944,41 @@ static ssize_t lfs_cow_write_through(struct kiocb *iocb, struct iov_iter *from)
 		return 0;
 	}
 	old_cred = lfs_override_creds(inode->i_sb);
+	if (fill) {
+		mutex_lock(&cow->fill_mutex);
+		ret = lfs_cow_room(inode, cow, 1, true);
+		if (!ret)
+			ret = lfs_cow_reserve(cow);
+		if (ret)
+			goto out;
+	}
 	pagefault_disable();
 	ret = vfs_iter_write(cow->upper, from, &pos, 0);
 	pagefault_enable();
+	if (fill && ret > 0) {
+		g = iocb->ki_pos >> cow->shift;
+		end = pos >> cow->shift;
+		if (pos == isize) {
+			end = ((isize - 1) >> cow->shift) + 1;
+		} else if (pos & mask && !lfs_granule_present(cow, end)) {
+			/*
+			 * A short write that ended inside a granule not
+			 * present: the page cache writes that granule again
+			 * from its start, reading the rest from the origin.
+			 */
+			back = min_t(loff_t, ret, pos - ((loff_t)end << cow->shift));
+			iov_iter_revert(from, back);
+			pos -= back;
+			ret -= back;
+		}
+		if (end > g) {
+			lfs_cow_written(inode, cow, g, end);
+			mark_inode_dirty_sync(inode);
+		}
+	}
+out:
+	if (fill)
+		mutex_unlock(&cow->fill_mutex);
 	revert_creds(old_cred);
 	filemap_invalidate_unlock(mapping);
 	if (ret == -EFAULT)

@@ -1076,6 +1076,81 @@ TEST_F_TIMEOUT(data, writes_into_copied_granules_stay_coherent_with_mmap, 120)
 	CHECK_TREES();
 }
 
+/*
+ * A write that covers whole granules goes to the upper file directly,
+ * whether they were copied before or not; one that stops inside a granule
+ * not yet copied (a buffer that ends in a page nobody may read) must
+ * still leave every byte it reports written, and only those: the upper
+ * filesystem's short write leaves part of a granule that is not present,
+ * which the page cache has to write again.
+ */
+TEST_F_TIMEOUT(data, whole_granule_writes_reach_the_upper_file, 120)
+{
+	size_t g = variant->cow_block ? variant->cow_block : 4096;
+	off_t tail = (BIG_SIZE - 1) / g * g;	/* the granule at EOF */
+	size_t head = (size_t)tail < 2 * g ? (size_t)tail : 2 * g;
+	size_t pg = getpagesize();
+	char *want = malloc(head), *got = malloc(head), *buf;
+	ssize_t n = 0;
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	/* One page and 100 bytes readable, then a page that faults. */
+	buf = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, mprotect(buf + 2 * pg, pg, PROT_NONE));
+	BOTH(
+		int fd = open(P("big"), O_RDWR);
+		char lower, *m;
+
+		ASSERT_LE(0, fd);
+		m = mmap(NULL, BIG_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, m);
+		/* A mapped page of the range, read before the write. */
+		lfs_pattern(&lower, 10, 1, 1);
+		EXPECT_EQ(lower, *(volatile char *)(m + 10));
+		lfs_pattern(want, 0, head, 80);
+		ASSERT_EQ((ssize_t)head, pwrite(fd, want, head, 0));
+		EXPECT_EQ(0, memcmp(m, want, head));
+		if (!side_ && !lfs_is_overlay()) {
+			EXPECT_EQ((ssize_t)head, lfs_pread_file(UPPER("big"), got, head, 0));
+			EXPECT_EQ(0, memcmp(got, want, head));
+		}
+
+		/* To the end of the file. */
+		lfs_pattern(want, tail, BIG_SIZE - tail, 81);
+		ASSERT_EQ((ssize_t)(BIG_SIZE - tail),
+			  pwrite(fd, want, BIG_SIZE - tail, tail));
+		EXPECT_EQ(0, memcmp(m + tail, want, BIG_SIZE - tail));
+		if (!side_ && !lfs_is_overlay()) {
+			EXPECT_EQ((ssize_t)(BIG_SIZE - tail),
+				  lfs_pread_file(UPPER("big"), got, BIG_SIZE - tail, tail));
+			EXPECT_EQ(0, memcmp(got, want, BIG_SIZE - tail));
+		}
+
+		/*
+		 * A short write from a granule's start: what the mount says
+		 * it wrote, the model is given in full.
+		 */
+		lfs_pattern(buf + pg - 100, head, pg + 100, 82);
+		if (!side_) {
+			n = pwrite(fd, buf + pg - 100, 2 * pg, head);
+			ASSERT_LT(0, n);
+			ASSERT_GE((ssize_t)(pg + 100), n);
+		} else {
+			ASSERT_EQ(n, pwrite(fd, buf + pg - 100, n, head));
+		}
+		EXPECT_EQ(0, memcmp(m + head, buf + pg - 100, n));
+		ASSERT_EQ(0, munmap(m, BIG_SIZE));
+		close(fd);
+	);
+	ASSERT_EQ(0, munmap(buf, 3 * pg));
+	free(want);
+	free(got);
+	CHECK_TREES();
+}
+
 TEST_F_TIMEOUT(data, copy_file_range_from_and_to_merged_files, 120)
 {
 	BOTH(
