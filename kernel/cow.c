@@ -829,7 +829,8 @@ static int lfs_cow_room(struct inode *inode, struct lfs_cow *cow,
 
 /*
  * Mark granules [@g, @end) present after a write put every byte of them
- * in the upper file; those that were not present count as copied.  Caller
+ * in the upper file; those that were not present are counted in the
+ * mount's cow_granules and cow_bytes, as writeback counts them.  Caller
  * holds fill_mutex and has made room for a run (lfs_cow_room(),
  * lfs_cow_reserve()), so that marking cannot fail after the write.
  */

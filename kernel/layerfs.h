@@ -49,8 +49,9 @@ struct lfs_fs {
 	struct list_head inuse;		/* on lfs_inuse_list */
 	/* Copy-on-write statistics, shown in /proc/self/mountstats. */
 	atomic64_t cow_files;		/* files that became partial */
-	atomic64_t cow_granules;	/* granules copied from an origin */
-	atomic64_t cow_bytes;		/* bytes copied from an origin */
+	/* Made present in upper files: copied, or written whole. */
+	atomic64_t cow_granules;
+	atomic64_t cow_bytes;
 	atomic64_t cow_whole_bytes;	/* what whole-file copy-up would copy */
 	/*
 	 * st_ino = real ino | layer index << ino_shift.  A real inode number
