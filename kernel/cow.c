@@ -896,8 +896,9 @@ static bool lfs_cow_write_covers(struct lfs_cow *cow, loff_t pos, loff_t end,
  * folio of the range meanwhile, which would then hold the old bytes.  A
  * fault on the caller's buffer could need that lock (a mapping of this
  * very file), so the copy runs with page faults disabled, as btrfs's
- * direct writes do, after faulting the buffer in; whatever it could not
- * copy goes through the page cache.  Granules only become absent by a
+ * direct writes do, after faulting the buffer in; the caller asks again
+ * for what it could not copy, and sends it through the page cache if
+ * nothing more could be.  Granules only become absent by a
  * truncate, which i_rwsem keeps out.  Where granules are not present yet,
  * fill_mutex is held from before the write until they are marked: a
  * coarsening of the map meanwhile (lfs_cow_room()) would copy the
@@ -996,14 +997,26 @@ ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 	inode_lock(inode);
 	ret = generic_write_checks(iocb, from);
-	if (ret > 0)
+	/*
+	 * A write through that comes back short is asked for the rest: the
+	 * buffer may have faulted (it is faulted in again), or the upper
+	 * filesystem failed after some bytes.  Its error (ENOSPC, EDQUOT,
+	 * EIO) ends the write with the bytes written, as the upper
+	 * filesystem's own write does, where sending the rest to the page
+	 * cache would report it only at writeback.
+	 */
+	while (ret > 0 && iov_iter_count(from)) {
 		ret = lfs_cow_write_through(iocb, from);
-	if (ret >= 0 && iov_iter_count(from)) {
-		done = ret;
-		ret = __generic_file_write_iter(iocb, from);
-		if (done)
-			ret = ret < 0 ? done : done + ret;
+		if (ret > 0)
+			done += ret;
 	}
+	if (!ret && iov_iter_count(from)) {
+		ret = __generic_file_write_iter(iocb, from);
+		if (ret > 0)
+			done += ret;
+	}
+	if (done)
+		ret = done;
 	inode_unlock(inode);
 	if (ret > 0)
 		ret = generic_write_sync(iocb, ret);

@@ -324,6 +324,30 @@ TEST_F(map, a_vanished_origin_is_eio)
 }
 
 /*
+ * A mount whose upper and work directories are on a 2 MiB tmpfs, over a
+ * lower layer holding "f", @size bytes of pattern 7, and "other".
+ */
+static int mount_on_small_upper(struct lfs_upper *u, const char *name,
+				off_t size, unsigned int cow_block)
+{
+	char small[PATH_MAX];
+
+	if (lfs_private_mount_ns() || lfs_upper_init(u, name) ||
+	    !lfs_stack_add(&u->s, LFS_ENTRIES("f", "other=x")) ||
+	    lfs_write_pattern(lfs_in_layer(&u->s, 0, "f"), size, 7))
+		return -1;
+	snprintf(small, sizeof(small), "%.4000s/small", u->s.dir);
+	snprintf(u->upper, sizeof(u->upper), "%.4000s/upper", small);
+	snprintf(u->work, sizeof(u->work), "%.4000s/work", small);
+	if (mkdir(small, 0755) ||
+	    mount("none", small, "tmpfs", 0, "size=2m") ||
+	    mkdir(u->upper, 0755) || mkdir(u->work, 0755))
+		return -1;
+	u->cow_block = cow_block;
+	return lfs_upper_mount(u);
+}
+
+/*
  * An upper filesystem that fills up in the middle of copy-on-write: the
  * error reaches fsync, and every granule reads afterwards either what was
  * written or what the lower file had, never zeros or garbage; the lower
@@ -333,26 +357,14 @@ TEST(enospc_in_the_middle_of_copy_on_write_loses_nothing_else)
 {
 	static const off_t stride = 64 * 1024, big = 16 * 1024 * 1024;
 	struct lfs_upper u;
-	char small[PATH_MAX], buf[4096], want[4096];
+	char buf[4096], want[4096];
 	int fd, i, n = big / stride, err = 0;
 
 	LFS_REQUIRE_UPPER_ENV();
 	if (lfs_is_overlay())
 		SKIP(return, "layerfs's copy-on-write");
-	ASSERT_EQ(0, lfs_private_mount_ns());
-	ASSERT_EQ(0, lfs_upper_init(&u, "cow_enospc"));
-	ASSERT_NE(NULL, lfs_stack_add(&u.s, LFS_ENTRIES("f", "other=x")));
-	ASSERT_EQ(0, lfs_write_pattern(lfs_in_layer(&u.s, 0, "f"), big, 7));
 	/* 2 MiB of upper space for 16 MiB worth of granules. */
-	snprintf(small, sizeof(small), "%.4000s/small", u.s.dir);
-	ASSERT_EQ(0, mkdir(small, 0755));
-	ASSERT_EQ(0, mount("none", small, "tmpfs", 0, "size=2m"));
-	snprintf(u.upper, sizeof(u.upper), "%.4000s/upper", small);
-	snprintf(u.work, sizeof(u.work), "%.4000s/work", small);
-	ASSERT_EQ(0, mkdir(u.upper, 0755));
-	ASSERT_EQ(0, mkdir(u.work, 0755));
-	u.cow_block = stride;
-	ASSERT_EQ(0, lfs_upper_mount(&u)) {
+	ASSERT_EQ(0, mount_on_small_upper(&u, "cow_enospc", big, stride)) {
 		TH_LOG("%s", u.s.log);
 	}
 
@@ -395,6 +407,71 @@ TEST(enospc_in_the_middle_of_copy_on_write_loses_nothing_else)
 	ASSERT_EQ((ssize_t)sizeof(buf),
 		  lfs_pread_file(lfs_in_layer(&u.s, 0, "f"), buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, want, sizeof(want)));
+	lfs_stack_remove(&u.s);
+}
+
+/*
+ * A write(2) that goes straight to the upper file (whole granules) and
+ * fills it up in the middle ends there, as a write to the upper
+ * filesystem does: it returns the bytes written, the next write gets
+ * ENOSPC, and those bytes are kept.  It used to send the rest to the
+ * page cache: the write reported every byte written, and the error came
+ * only from fsync, after which the bytes "written" did not read back.
+ */
+TEST(enospc_in_a_write_through_ends_the_write_there)
+{
+	static const off_t big = 16 * 1024 * 1024, len = 4 * 1024 * 1024;
+	struct lfs_upper u;
+	char *buf, *want;
+	ssize_t done, again;
+	int fd, err;
+
+	LFS_REQUIRE_UPPER_ENV();
+	if (lfs_is_overlay())
+		SKIP(return, "layerfs's copy-on-write");
+	ASSERT_EQ(0, mount_on_small_upper(&u, "cow_enospc_wt", big, 4096)) {
+		TH_LOG("%s", u.s.log);
+	}
+	buf = malloc(len);
+	want = malloc(len);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, want);
+	memset(buf, 0xee, len);
+
+	fd = open(lfs_at(&u.s, "f"), O_RDWR);
+	ASSERT_LE(0, fd);
+	/* 4 MiB of whole granules onto 2 MiB of space */
+	done = pwrite(fd, buf, len, 0);
+	err = errno;
+	ASSERT_LT(0, done) {
+		TH_LOG("the first write: %s", strerror(err));
+	}
+	EXPECT_GT(len, done) {
+		TH_LOG("4 MiB written onto a 2 MiB upper without an error");
+	}
+	again = pwrite(fd, buf, len - done, done);
+	err = errno;
+	EXPECT_EQ(-1, again);
+	EXPECT_EQ(ENOSPC, err) {
+		TH_LOG("the write after a short one: %zd, %s", again,
+		       strerror(err));
+	}
+	/* What was reported written is durable and reads back. */
+	EXPECT_EQ(0, fsync(fd)) {
+		TH_LOG("fsync: %s", strerror(errno));
+	}
+	close(fd);
+	ASSERT_EQ(0, lfs_upper_cycle(&u));
+	ASSERT_EQ(len, lfs_pread_file(lfs_at(&u.s, "f"), want, len, 0));
+	EXPECT_EQ(0, memcmp(want, buf, done)) {
+		TH_LOG("the bytes reported written do not read back");
+	}
+	lfs_pattern(buf, done, len - done, 7);
+	EXPECT_EQ(0, memcmp(want + done, buf, len - done)) {
+		TH_LOG("the bytes after them are not the lower file's");
+	}
+	free(want);
+	free(buf);
 	lfs_stack_remove(&u.s);
 }
 
