@@ -990,6 +990,59 @@ out:
 	return ret;
 }
 
+/*
+ * Where the folio at @pos would come from if it were read now: the upper
+ * file, the origin, or nowhere (zeros, or a folio already cached).
+ */
+static struct file *lfs_cow_edge_src(struct inode *inode, struct lfs_cow *cow,
+				     loff_t pos, loff_t lvalid)
+{
+	if (filemap_range_has_page(inode->i_mapping, pos, pos + PAGE_SIZE - 1))
+		return NULL;
+	if (lfs_granule_present(cow, pos >> cow->shift))
+		return cow->upper;
+	return pos < lvalid ? cow->lower : NULL;
+}
+
+/*
+ * A write through the page cache that starts and ends inside folios not
+ * cached reads both first (lfs_cow_write_begin()), one after the other,
+ * each waiting for its own read: a 4 KiB write across two granules not yet
+ * in the upper file was two cold reads of the origin in a row.  Start
+ * both reads together, under one plug, so that they overlap and the block
+ * layer merges them where they are neighbours.  Only the head and tail
+ * folios are read: the folios between are written whole.
+ */
+static void lfs_cow_write_prefetch(struct inode *inode, struct lfs_cow *cow,
+				   loff_t pos, size_t count)
+{
+	loff_t head = round_down(pos, PAGE_SIZE);
+	loff_t tail = round_down(pos + count - 1, PAGE_SIZE);
+	loff_t isize = i_size_read(inode);
+	loff_t lvalid = min(lfs_cow_lower_valid(cow), isize);
+	const struct cred *old_cred;
+	struct file *hsrc, *tsrc;
+	struct blk_plug plug;
+
+	if (cow->broken || tail == head || PAGE_ALIGNED(pos) ||
+	    PAGE_ALIGNED(pos + count) || tail >= isize)
+		return;
+	hsrc = lfs_cow_edge_src(inode, cow, head, lvalid);
+	tsrc = lfs_cow_edge_src(inode, cow, tail, lvalid);
+	if (!hsrc || !tsrc)
+		return;
+	old_cred = lfs_override_creds(inode->i_sb);
+	blk_start_plug(&plug);
+	if (hsrc == tsrc && tail == head + PAGE_SIZE) {
+		vfs_fadvise(hsrc, head, 2 * PAGE_SIZE, POSIX_FADV_WILLNEED);
+	} else {
+		vfs_fadvise(hsrc, head, PAGE_SIZE, POSIX_FADV_WILLNEED);
+		vfs_fadvise(tsrc, tail, PAGE_SIZE, POSIX_FADV_WILLNEED);
+	}
+	blk_finish_plug(&plug);
+	revert_creds(old_cred);
+}
+
 ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
@@ -1011,6 +1064,10 @@ ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			done += ret;
 	}
 	if (!ret && iov_iter_count(from)) {
+		if (!(iocb->ki_flags & IOCB_NOWAIT))
+			lfs_cow_write_prefetch(inode, lfs_cow(inode),
+					       iocb->ki_pos,
+					       iov_iter_count(from));
 		ret = __generic_file_write_iter(iocb, from);
 		if (ret > 0)
 			done += ret;
