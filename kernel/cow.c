@@ -1497,8 +1497,29 @@ const struct address_space_operations lfs_aops = {
 /* --- persisting the map ---------------------------------------------------- */
 
 /*
- * Write the map after making the data it points at durable.  Caller has
- * mounter credentials; no folio of the inode is locked.
+ * Whether every granule of the file is in the upper file.  Such a file no
+ * longer needs its origin or its map: it is an upper file from its next
+ * lookup on, and its I/O passes through to the upper file and its page
+ * cache.  Absent granules at or past lower_valid read zeros, but count as
+ * missing here: the upper file may hold what a crash left in them.
+ */
+static bool lfs_cow_whole(struct inode *inode, struct lfs_cow *cow)
+{
+	u64 n = ((u64)i_size_read(inode) + ((u64)1 << cow->shift) - 1) >>
+		cow->shift;
+	bool whole;
+
+	spin_lock(&cow->lock);
+	whole = !n || (cow->nr == 1 && !cow->runs[0].start &&
+		       cow->runs[0].len >= n);
+	spin_unlock(&cow->lock);
+	return whole;
+}
+
+/*
+ * Write the map after making the data it points at durable, or drop it
+ * once the file is whole.  Caller has mounter credentials; no folio of
+ * the inode is locked.
  */
 static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 {
@@ -1515,6 +1536,8 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		err = cow->broken ? -EIO : 0;
 		goto out;
 	}
+	if (!READ_ONCE(cow->materialised) && lfs_cow_whole(inode, cow))
+		WRITE_ONCE(cow->materialised, true);
 	for (;;) {
 		/*
 		 * Data before the map bits that point at it.  The map is

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -152,6 +153,93 @@ TEST_F(map, an_intact_map_reads_back_after_remount)
 			TH_LOG("upper file has %lld blocks", (long long)st.st_blocks);
 		}
 	}
+}
+
+/*
+ * A partial file whose every granule is in the upper file needs neither
+ * its origin nor its map: fsync drops the map, and after a remount the
+ * file is an upper file, mapped from the upper file's own page cache.
+ * Mapped pages survive POSIX_FADV_DONTNEED on the upper file only if the
+ * mapping is of those very pages; a partial file's are layerfs's own.
+ */
+TEST_F(map, a_file_written_whole_drops_its_map_and_becomes_upper)
+{
+	const char *f = lfs_at(&self->u.s, "f");
+	char *want = malloc(FILE_SIZE), *got = malloc(FILE_SIZE);
+	unsigned char *map;
+	long total = 0;
+	uint64_t ino;
+	int fd;
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	lfs_pattern(want, 0, FILE_SIZE, 1);
+	memcpy(want + 10, "hello", 5);
+	lfs_pattern(want + 5000, 5000, FILE_SIZE - 5000, 3);
+	ASSERT_EQ(0, lfs_upper_mount(&self->u));
+	ino = lfs_ino(f);
+	fd = open(f, O_RDWR);
+	ASSERT_LE(0, fd);
+	/* Granule 1 in part (through the page cache), then the rest whole. */
+	ASSERT_EQ(3192, pwrite(fd, want + 5000, 3192, 5000));
+	ASSERT_EQ(FILE_SIZE - 8192,
+		  pwrite(fd, want + 8192, FILE_SIZE - 8192, 8192));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, close(fd));
+	EXPECT_EQ(-1, lgetxattr(upper_f(&self->u), LAYERFS_XATTR_MAP, NULL, 0));
+	EXPECT_EQ(ENODATA, errno);
+
+	ASSERT_EQ(0, lfs_upper_cycle(&self->u));
+	EXPECT_EQ(ino, lfs_ino(f));
+	ASSERT_EQ(FILE_SIZE, lfs_pread_file(f, got, FILE_SIZE, 0));
+	EXPECT_EQ(0, memcmp(got, want, FILE_SIZE));
+	if (lfs_drop_caches() || lfs_resident_pages(upper_f(&self->u), NULL)) {
+		TH_LOG("%s keeps its pages: which are mapped cannot be seen",
+		       lfs_fs());
+		goto out;
+	}
+	fd = open(f, O_RDONLY);
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(0, memcmp(map, want, FILE_SIZE));
+	{
+		int up = open(upper_f(&self->u), O_RDONLY);
+
+		ASSERT_LE(0, up);
+		ASSERT_EQ(0, posix_fadvise(up, 0, 0, POSIX_FADV_DONTNEED));
+		close(up);
+	}
+	EXPECT_EQ(lfs_resident_pages(upper_f(&self->u), &total), total) {
+		TH_LOG("the mapping does not hold the upper file's pages");
+	}
+	munmap(map, FILE_SIZE);
+	close(fd);
+out:
+	free(want);
+	free(got);
+}
+
+/* The control: one granule still in the layer, and the map stays. */
+TEST_F(map, a_file_written_all_but_one_granule_keeps_its_map)
+{
+	const char *f = lfs_at(&self->u.s, "f");
+	char *buf = malloc(FILE_SIZE);
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	lfs_pattern(buf, 0, FILE_SIZE, 3);
+	ASSERT_EQ(0, lfs_upper_mount(&self->u));
+	fd = open(f, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(FILE_SIZE - 8192, pwrite(fd, buf, FILE_SIZE - 8192, 8192));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, close(fd));
+	EXPECT_LT(0, lgetxattr(upper_f(&self->u), LAYERFS_XATTR_MAP, NULL, 0));
+	ASSERT_EQ(0, lfs_upper_cycle(&self->u));
+	ASSERT_EQ(8192, lfs_pread_file(f, buf, 8192, 0));
+	EXPECT_EQ(0, memcmp(buf + 10, "hello", 5));
+	free(buf);
 }
 
 TEST_F(map, a_flipped_byte_is_eio)
