@@ -1505,15 +1505,9 @@ const struct address_space_operations lfs_aops = {
  */
 static bool lfs_cow_whole(struct inode *inode, struct lfs_cow *cow)
 {
-	u64 n = ((u64)i_size_read(inode) + ((u64)1 << cow->shift) - 1) >>
-		cow->shift;
-	bool whole;
+	loff_t isize = i_size_read(inode);
 
-	spin_lock(&cow->lock);
-	whole = !n || (cow->nr == 1 && !cow->runs[0].start &&
-		       cow->runs[0].len >= n);
-	spin_unlock(&cow->lock);
-	return whole;
+	return !isize || lfs_granules_present(cow, 0, (isize - 1) >> cow->shift);
 }
 
 /*
