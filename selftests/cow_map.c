@@ -27,6 +27,8 @@
 #include "libupper.h"
 
 #define FILE_SIZE (3 * 1024 * 1024)
+/* Appended to a file after it became whole: a granule and a part. */
+#define TAIL_SIZE (64 * 1024 + 1000)
 
 static const char *upper_f(struct lfs_upper *u)
 {
@@ -165,7 +167,8 @@ TEST_F(map, an_intact_map_reads_back_after_remount)
 TEST_F(map, a_file_written_whole_drops_its_map_and_becomes_upper)
 {
 	const char *f = lfs_at(&self->u.s, "f");
-	char *want = malloc(FILE_SIZE), *got = malloc(FILE_SIZE);
+	const size_t size = FILE_SIZE + TAIL_SIZE;
+	char *want = malloc(size), *got = malloc(size);
 	unsigned char *map;
 	long total = 0;
 	uint64_t ino;
@@ -176,6 +179,7 @@ TEST_F(map, a_file_written_whole_drops_its_map_and_becomes_upper)
 	lfs_pattern(want, 0, FILE_SIZE, 1);
 	memcpy(want + 10, "hello", 5);
 	lfs_pattern(want + 5000, 5000, FILE_SIZE - 5000, 3);
+	lfs_pattern(want + FILE_SIZE, FILE_SIZE, TAIL_SIZE, 4);
 	ASSERT_EQ(0, lfs_upper_mount(&self->u));
 	ino = lfs_ino(f);
 	fd = open(f, O_RDWR);
@@ -189,10 +193,23 @@ TEST_F(map, a_file_written_whole_drops_its_map_and_becomes_upper)
 	EXPECT_EQ(-1, lgetxattr(upper_f(&self->u), LAYERFS_XATTR_MAP, NULL, 0));
 	EXPECT_EQ(ENODATA, errno);
 
+	/*
+	 * The inode stays partial until evicted: what it is written next
+	 * (new granules, so its map is dirty again) is made durable with
+	 * no map coming back.
+	 */
+	fd = open(f, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(TAIL_SIZE, write(fd, want + FILE_SIZE, TAIL_SIZE));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, close(fd));
+	EXPECT_EQ(-1, lgetxattr(upper_f(&self->u), LAYERFS_XATTR_MAP, NULL, 0));
+	EXPECT_EQ(ENODATA, errno);
+
 	ASSERT_EQ(0, lfs_upper_cycle(&self->u));
 	EXPECT_EQ(ino, lfs_ino(f));
-	ASSERT_EQ(FILE_SIZE, lfs_pread_file(f, got, FILE_SIZE, 0));
-	EXPECT_EQ(0, memcmp(got, want, FILE_SIZE));
+	ASSERT_EQ(size, lfs_pread_file(f, got, size, 0));
+	EXPECT_EQ(0, memcmp(got, want, size));
 	if (lfs_drop_caches() || lfs_resident_pages(upper_f(&self->u), NULL)) {
 		TH_LOG("%s keeps its pages: which are mapped cannot be seen",
 		       lfs_fs());
@@ -200,9 +217,9 @@ TEST_F(map, a_file_written_whole_drops_its_map_and_becomes_upper)
 	}
 	fd = open(f, O_RDONLY);
 	ASSERT_LE(0, fd);
-	map = mmap(NULL, FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
-	EXPECT_EQ(0, memcmp(map, want, FILE_SIZE));
+	EXPECT_EQ(0, memcmp(map, want, size));
 	{
 		int up = open(upper_f(&self->u), O_RDONLY);
 
@@ -213,7 +230,7 @@ TEST_F(map, a_file_written_whole_drops_its_map_and_becomes_upper)
 	EXPECT_EQ(lfs_resident_pages(upper_f(&self->u), &total), total) {
 		TH_LOG("the mapping does not hold the upper file's pages");
 	}
-	munmap(map, FILE_SIZE);
+	munmap(map, size);
 	close(fd);
 out:
 	free(want);
