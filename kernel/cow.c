@@ -90,7 +90,7 @@ struct lfs_run {
 
 struct lfs_cow {
 	struct file *upper;		/* O_RDWR, never O_APPEND */
-	struct file *lower;		/* O_RDONLY; NULL once materialised */
+	struct file *lower;		/* O_RDONLY; held until the state is freed */
 	unsigned int shift;		/* granule = 1 << shift */
 	spinlock_t lock;
 	struct lfs_run *runs;		/* sorted, disjoint, not adjacent */
