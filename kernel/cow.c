@@ -731,7 +731,9 @@ ssize_t lfs_cow_read_direct(struct kiocb *iocb, struct iov_iter *iter)
 	loff_t ahead, win;
 	int err;
 
-	if (iocb->ki_flags & (IOCB_NOWAIT | IOCB_DIRECT) || mapping_mapped(mapping))
+	/* See lfs_aops.direct_IO. */
+	iocb->ki_flags &= ~IOCB_DIRECT;
+	if (iocb->ki_flags & IOCB_NOWAIT || mapping_mapped(mapping))
 		return generic_file_read_iter(iocb, iter);
 	inode_lock_shared(inode);
 	if (pos >= i_size_read(inode)) {
@@ -1048,6 +1050,8 @@ ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	struct inode *inode = file_inode(iocb->ki_filp);
 	ssize_t ret, done = 0;
 
+	/* See lfs_aops.direct_IO. */
+	iocb->ki_flags &= ~IOCB_DIRECT;
 	inode_lock(inode);
 	ret = generic_write_checks(iocb, from);
 	/*
@@ -1490,7 +1494,14 @@ const struct address_space_operations lfs_aops = {
 	.write_end	= lfs_cow_write_end,
 	.writepages	= lfs_cow_writepages,
 	.dirty_folio	= filemap_dirty_folio,
-	/* O_DIRECT of a partial file is served by this page cache. */
+	/*
+	 * O_DIRECT of a partial file is served by this page cache: its
+	 * bytes are in two files, and where a granule is decides which one
+	 * a read or write goes to.  This lets such files be opened with
+	 * O_DIRECT; lfs_cow_read_direct() and lfs_cow_write_iter() clear
+	 * IOCB_DIRECT, as ext4 does where it falls back to buffered I/O,
+	 * so that the generic code never calls it (it returns EINVAL).
+	 */
 	.direct_IO	= noop_direct_IO,
 };
 
