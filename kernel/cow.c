@@ -124,6 +124,18 @@ bool lfs_is_partial(struct inode *inode)
 	return lfs_cow(inode);
 }
 
+/*
+ * Granules are numbered in 32 bits, in memory and in the map: a partial
+ * file ends at granule U32_MAX.  An origin longer than that is refused
+ * (lfs_cow_prepare()), an upper file longer than that is a damaged map
+ * (lfs_cow_load()), and a write, truncate or fallocate that would grow
+ * the file past it fails with EFBIG, as it does past s_maxbytes.
+ */
+static loff_t lfs_cow_max_size(const struct lfs_cow *cow)
+{
+	return (loff_t)U32_MAX << cow->shift;
+}
+
 /* --- the map --------------------------------------------------------------- */
 
 /* Index of the first run ending after granule @g.  Caller holds cow->lock. */
@@ -1045,6 +1057,20 @@ static void lfs_cow_write_prefetch(struct inode *inode, struct lfs_cow *cow,
 	revert_creds(old_cred);
 }
 
+/* generic_write_checks(), and the end of what a map can number. */
+static ssize_t lfs_cow_write_checks(struct kiocb *iocb, struct iov_iter *from)
+{
+	loff_t max = lfs_cow_max_size(lfs_cow(file_inode(iocb->ki_filp)));
+	ssize_t ret = generic_write_checks(iocb, from);
+
+	if (ret <= 0)
+		return ret;
+	if (iocb->ki_pos >= max)
+		return -EFBIG;
+	iov_iter_truncate(from, max - iocb->ki_pos);
+	return iov_iter_count(from);
+}
+
 ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
@@ -1053,7 +1079,7 @@ ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	/* See lfs_aops.direct_IO. */
 	iocb->ki_flags &= ~IOCB_DIRECT;
 	inode_lock(inode);
-	ret = generic_write_checks(iocb, from);
+	ret = lfs_cow_write_checks(iocb, from);
 	/*
 	 * A write through that comes back short is asked for the rest: the
 	 * buffer may have faulted (it is faulted in again), or the upper
@@ -1654,13 +1680,15 @@ int lfs_cow_write_inode(struct inode *inode, struct writeback_control *wbc)
 /* --- size changes and fallocate ---------------------------------------- */
 
 /* Called with i_rwsem held, before the upper file is resized. */
-void lfs_cow_setsize(struct inode *inode, loff_t size)
+int lfs_cow_setsize(struct inode *inode, loff_t size)
 {
 	struct lfs_cow *cow = lfs_cow(inode);
 	u32 g;
 
 	if (!cow)
-		return;
+		return 0;
+	if (size > lfs_cow_max_size(cow))
+		return -EFBIG;
 	truncate_setsize(inode, size);
 	g = (size + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
 	spin_lock(&cow->lock);
@@ -1671,6 +1699,7 @@ void lfs_cow_setsize(struct inode *inode, loff_t size)
 	lfs_map_cut(cow, g);
 	spin_unlock(&cow->lock);
 	mark_inode_dirty_sync(inode);
+	return 0;
 }
 
 long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
@@ -1685,6 +1714,9 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 		     FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
+	/* Kept in size, the granules past the end stay untouched. */
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > lfs_cow_max_size(cow))
+		return -EFBIG;
 
 	inode_lock(inode);
 	err = file_write_and_wait_range(file, offset, end - 1);
@@ -1831,7 +1863,7 @@ struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 	}
 	cow->max_runs = lfs_map_fit_runs(strlen(cow->origin_path));
 	err = -EFBIG;
-	if ((stat->size >> cow->shift) >= U32_MAX)
+	if (stat->size > lfs_cow_max_size(cow))
 		goto out_free;
 
 	map = lfs_map_encode(cow, &size, &nr);
@@ -2036,6 +2068,10 @@ int lfs_cow_load(struct inode *inode, struct dentry *upper)
 		goto out_free;
 	if (err)
 		goto broken;
+	if (i_size_read(d_inode(upper)) > lfs_cow_max_size(cow)) {
+		why = "on a file longer than its granules can number";
+		goto broken;
+	}
 
 	lower.layer = &ofs->layers[cow->origin_layer - 1];
 	err = vfs_path_lookup(lower.layer->mnt->mnt_root, lower.layer->mnt,

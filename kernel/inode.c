@@ -209,10 +209,10 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	/* Truncating to nothing needs none of the old data. */
 	err = lfs_copy_up_flags(dentry, S_ISREG(inode->i_mode) &&
 				(attr->ia_valid & ATTR_SIZE) && !attr->ia_size);
+	if (!err && (attr->ia_valid & ATTR_SIZE) && lfs_is_partial(inode))
+		err = lfs_cow_setsize(inode, attr->ia_size);
 	if (!err) {
 		upper = lfs_upper(inode);
-		if ((attr->ia_valid & ATTR_SIZE) && lfs_is_partial(inode))
-			lfs_cow_setsize(inode, attr->ia_size);
 		inode_lock(d_inode(upper));
 		err = notify_change(mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt),
 				    upper, attr, NULL);

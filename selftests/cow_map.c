@@ -659,6 +659,119 @@ TEST(files_beyond_16_gib)
 	}
 }
 
+/*
+ * Whether the filesystem under test holds a file of @size bytes (ext4
+ * stops at 16 TiB): the part of the next test that grows a file there
+ * is skipped where it does not.
+ */
+static bool fs_holds(const struct lfs_stack *s, off_t size)
+{
+	const char *probe = lfs_in_scratch(s, "probe");
+	int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !ftruncate(fd, size);
+	close(fd);
+	unlink(probe);
+	return ok;
+}
+
+/*
+ * Granules are numbered in 32 bits: a partial file ends at granule
+ * 2^32 - 1 (16 TiB at 4 KiB granules), and a write, truncate or fallocate
+ * past it fails with EFBIG.  It used to number granule 2^32 as granule
+ * 0, which then read the upper file's hole instead of its origin.  An
+ * upper file made longer than that behind layerfs's back is a damaged
+ * map: EIO.
+ */
+TEST(a_partial_file_ends_at_the_last_granule_a_map_numbers)
+{
+	static const unsigned int granules[] = { 4096, 1024 * 1024 };
+	char buf[64], want[64];
+	unsigned int g;
+
+	LFS_REQUIRE_UPPER_ENV();
+	if (lfs_is_overlay())
+		SKIP(return, "layerfs's copy-on-write");
+	ASSERT_EQ(0, lfs_private_mount_ns());
+	for (g = 0; g < 2; g++) {
+		const off_t max = (off_t)UINT32_MAX * granules[g];
+		struct lfs_upper u;
+		struct stat st;
+		bool holds;
+		int fd;
+
+		ASSERT_EQ(0, lfs_upper_init(&u, "cow_max"));
+		ASSERT_NE(NULL, lfs_stack_add(&u.s, LFS_ENTRIES("f")));
+		ASSERT_EQ(0, lfs_write_pattern(lfs_in_layer(&u.s, 0, "f"),
+					       2 * granules[g], 3));
+		holds = fs_holds(&u.s, max + 1);
+		u.cow_block = granules[g];
+		ASSERT_EQ(0, lfs_upper_mount(&u)) {
+			TH_LOG("%s", u.s.log);
+		}
+		fd = open(lfs_at(&u.s, "f"), O_RDWR);
+		ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+		errno = 0;
+		EXPECT_EQ(-1, pwrite(fd, "x", 1, max + granules[g]));
+		EXPECT_EQ(EFBIG, errno);
+		errno = 0;
+		EXPECT_EQ(-1, pwrite(fd, "x", 1, max));
+		EXPECT_EQ(EFBIG, errno);
+		errno = 0;
+		EXPECT_EQ(-1, ftruncate(fd, max + 1));
+		EXPECT_EQ(EFBIG, errno);
+		errno = 0;
+		EXPECT_EQ(-1, fallocate(fd, 0, max - 1, 2));
+		EXPECT_EQ(EFBIG, errno);
+		if (holds) {
+			/* Kept in size, that touches no granule. */
+			EXPECT_EQ(0, fallocate(fd, FALLOC_FL_KEEP_SIZE,
+					       max - 1, 2));
+			/* A write across the end is cut there. */
+			EXPECT_EQ(4, pwrite(fd, "abcdefgh", 8, max - 4));
+		}
+		ASSERT_EQ(0, fsync(fd));
+		ASSERT_EQ(0, close(fd));
+
+		ASSERT_EQ(0, lfs_upper_cycle(&u));
+		ASSERT_EQ(0, stat(lfs_at(&u.s, "f"), &st));
+		EXPECT_EQ(holds ? max : 2 * (off_t)granules[g], st.st_size);
+		lfs_pattern(want, 0, sizeof(want), 3);
+		ASSERT_EQ((ssize_t)sizeof(buf),
+			  lfs_pread_file(lfs_at(&u.s, "f"), buf, sizeof(buf), 0));
+		EXPECT_EQ(0, memcmp(buf, want, sizeof(want))) {
+			TH_LOG("granule %u: granule 0 lost its origin's bytes",
+			       granules[g]);
+		}
+		if (holds) {
+			ASSERT_EQ(4, lfs_pread_file(lfs_at(&u.s, "f"), buf, 8,
+						    max - 4));
+			EXPECT_EQ(0, memcmp(buf, "abcd", 4));
+		}
+		ASSERT_EQ(0, lfs_stack_umount(&u.s));
+
+		if (holds) {
+			/* Behind layerfs's back, one byte past the end. */
+			fd = open(upper_f(&u), O_WRONLY);
+			ASSERT_LE(0, fd);
+			ASSERT_EQ(0, ftruncate(fd, max + 1));
+			ASSERT_EQ(0, close(fd));
+			ASSERT_EQ(0, lfs_upper_mount(&u));
+			fd = open(lfs_at(&u.s, "f"), O_RDONLY);
+			if (fd >= 0) {
+				errno = 0;
+				EXPECT_EQ(-1, pread(fd, buf, 1, 0));
+				close(fd);
+			}
+			EXPECT_EQ(EIO, errno);
+		}
+		lfs_stack_remove(&u.s);
+	}
+}
+
 #define GRAN 4096
 
 /*
