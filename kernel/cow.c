@@ -2054,6 +2054,15 @@ int lfs_cow_load(struct inode *inode, struct dentry *upper)
 		why = "unreadable";
 		goto broken;
 	}
+	/*
+	 * Read again into a buffer of that size, which must not be empty:
+	 * given none, the second read would only size the xattr, which may
+	 * have been written meanwhile, and leave the buffer unfilled.
+	 */
+	if (size < (ssize_t)sizeof(*m)) {
+		why = "too short";
+		goto broken;
+	}
 	m = kvmalloc(size, GFP_KERNEL);
 	if (!m)
 		goto out_free;

@@ -278,6 +278,13 @@ TEST_F(map, a_map_too_short_for_its_header_is_eio)
 	expect_eio(_metadata, &self->u);
 }
 
+/* Not even read into a buffer: an empty one would not be filled. */
+TEST_F(map, an_empty_map_is_eio)
+{
+	set_map(_metadata, &self->u, "", 0);
+	expect_eio(_metadata, &self->u);
+}
+
 TEST_F(map, an_unknown_version_is_eio)
 {
 	struct layerfs_map *m = (void *)self->map;
