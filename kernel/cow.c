@@ -101,6 +101,7 @@ struct lfs_cow {
 	bool broken;			/* map unusable: I/O is EIO */
 	bool no_clone;			/* the origin cannot be cloned */
 	bool materialised;		/* no map to write: drop it */
+	bool map_gone;			/* and it was dropped */
 	struct mutex fill_mutex;	/* copy of a granule + marking it */
 	struct mutex persist_mutex;	/* one map write at a time */
 	/* Origin identity, written into the map and checked on load. */
@@ -1557,10 +1558,9 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 	struct dentry *upper = lfs_upper(inode);
 	struct mnt_idmap *idmap = mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt);
 	size_t size, hdr;
-	bool drop = false;
 	unsigned int nr;
 	void *map;
-	int err;
+	int err = 0;
 
 	mutex_lock(&cow->persist_mutex);
 	if (!READ_ONCE(cow->dirty) || cow->broken) {
@@ -1569,7 +1569,8 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 	}
 	if (!READ_ONCE(cow->materialised) && lfs_cow_whole(inode, cow))
 		WRITE_ONCE(cow->materialised, true);
-	for (;;) {
+	/* A file materialised has no use for a map: none is encoded. */
+	while (!READ_ONCE(cow->materialised)) {
 		/*
 		 * Data before the map bits that point at it.  The map is
 		 * taken first: every granule it lists was written to the
@@ -1584,14 +1585,12 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 				goto out;
 		} else {
 			err = vfs_fsync(cow->upper, 1);
-			if (!err && READ_ONCE(cow->materialised))
-				drop = true;
-			else if (!err)
+			if (!err)
 				err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP,
 						   map, size, 0);
 			kvfree(map);
 		}
-		if (drop || (err != -ENOSPC && err != -E2BIG && err != -ERANGE))
+		if (err != -ENOSPC && err != -E2BIG && err != -ERANGE)
 			break;
 		/*
 		 * Too big for this filesystem's xattrs: from now on keep
@@ -1620,15 +1619,27 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		if (err)
 			goto failed;
 	}
-	if (drop) {
-		/* A file materialised has no use for a map. */
+	/*
+	 * Every granule's data durable before the map that still sends
+	 * some of them to the origin goes.  Once it has gone the upper
+	 * file is all there is, as for any upper file: what is written to
+	 * it later needs no order, and fsync makes it durable.  As
+	 * lfs_map_encode() does, dirty is cleared before the copy: what is
+	 * marked after it is left for the next persist.
+	 */
+	if (!err && READ_ONCE(cow->materialised)) {
+		spin_lock(&cow->lock);
+		cow->dirty = false;
+		spin_unlock(&cow->lock);
 		err = lfs_cow_materialise(inode, cow);
-		if (!err)
+		if (!err && !cow->map_gone) {
 			err = vfs_fsync(cow->upper, 1);
-		if (!err) {
-			err = vfs_removexattr(idmap, upper, LAYERFS_XATTR_MAP);
+			if (!err)
+				err = vfs_removexattr(idmap, upper,
+						      LAYERFS_XATTR_MAP);
 			if (err == -ENODATA)
 				err = 0;
+			cow->map_gone = !err;
 		}
 	}
 failed:
