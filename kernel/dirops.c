@@ -373,7 +373,13 @@ static int lfs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 static int lfs_mknod(struct mnt_idmap *idmap, struct inode *dir,
 		     struct dentry *dentry, umode_t mode, dev_t rdev)
 {
-	/* The VFS checked the caller may make devices. */
+	/*
+	 * The VFS checked the caller may make devices, but it lets anyone
+	 * make a 0/0 character device: a whiteout, which this name would
+	 * then be (lfs_is_ovl_whiteout()).  overlayfs refuses it too.
+	 */
+	if (S_ISCHR(mode) && rdev == WHITEOUT_DEV)
+		return -EPERM;
 	return lfs_create_object(dir, dentry, mode, rdev, NULL, NULL);
 }
 

@@ -310,6 +310,18 @@ TEST_F(ns, mknod_fifo_socket_and_devices)
 	CHECK_TREES();
 }
 
+/*
+ * A 0/0 character device is a whiteout: made on the mount, it would hide
+ * its own name.  The VFS lets anyone make one; the mount refuses it
+ * (EPERM), as overlayfs does.
+ */
+TEST_F(ns, mknod_of_a_whiteout_device_is_eperm)
+{
+	EXPECT_EQ(EPERM, ERR(mknod(MNT("d/wh"), S_IFCHR | 0600, makedev(0, 0))));
+	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("d/wh")));
+	CHECK_TREES();
+}
+
 TEST_F(ns, symlinks_new_replaced_and_long)
 {
 	/* past ext4's inline targets; xfs takes at most 1024 bytes */
