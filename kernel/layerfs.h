@@ -45,6 +45,11 @@ struct lfs_fs {
 	char *upper_name;
 	char *work_name;
 	unsigned int cow_block;
+	/*
+	 * Temporary names in the work dir are #lfs-<tmp_id>-<tmp_next>.  A
+	 * mount's tmp_id is random: what a crash left there never collides.
+	 */
+	u64 tmp_id;
 	atomic_t tmp_next;
 	struct list_head inuse;		/* on lfs_inuse_list */
 	/* Copy-on-write statistics, shown in /proc/self/mountstats. */

@@ -27,6 +27,7 @@
 #include <linux/namei.h>
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/xattr.h>
 #include "layerfs.h"
@@ -71,7 +72,7 @@ static struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode,
 	char name[32];
 	int err;
 
-	snprintf(name, sizeof(name), "#lfs-%x",
+	snprintf(name, sizeof(name), "#lfs-%llx-%x", ofs->tmp_id,
 		 atomic_inc_return(&ofs->tmp_next));
 	inode_lock_nested(wdir, I_MUTEX_PARENT);
 	tmp = lookup_one(idmap, name, ofs->workdir, strlen(name));
@@ -205,6 +206,7 @@ int lfs_upper_setup(struct super_block *sb, struct fs_context *fc)
 	ofs->work_name = ctx->work_name;
 	ctx->work_name = NULL;
 	ofs->workdir = dget(ctx->work.dentry);
+	ofs->tmp_id = get_random_u64();
 	ofs->cow_block = ctx->cow_block;
 
 	sb->s_stack_depth = max(sb->s_stack_depth,

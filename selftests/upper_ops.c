@@ -322,6 +322,37 @@ TEST_F(ns, mknod_of_a_whiteout_device_is_eperm)
 	CHECK_TREES();
 }
 
+/*
+ * A crash in the middle of a copy-up leaves its temporary object in the
+ * work dir.  The next mount and its copy-ups step over it.  Those names
+ * used to be numbered from 1 again on each mount: the mount's own probe
+ * of the upper filesystem (#lfs-1) failed with EEXIST.
+ */
+TEST_F(ns, leftovers_of_a_crash_in_the_work_dir_are_stepped_over)
+{
+	char path[PATH_MAX + 32];
+
+	SKIP_IF_OVERLAY("layerfs's work dir");
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	for (int i = 1; i <= 64; i++) {
+		snprintf(path, sizeof(path), "%s/#lfs-%x", NS->u.work, i);
+		int err = i % 8 ? lfs_write_file(path, "x", 1) :
+				  mkdir(path, 0700);
+
+		ASSERT_EQ(0, err);
+	}
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+	BOTH(
+		ASSERT_EQ(0, chmod(P("small"), 0600));
+		ASSERT_EQ(0, mkdir(P("d/new"), 0755));
+		ASSERT_EQ(0, pwrite_pattern(P("big"), 100, 10, 30, 0));
+		ASSERT_EQ(0, rename(P("tree"), P("tree2")));
+	);
+	CHECK_TREES();
+}
+
 TEST_F(ns, symlinks_new_replaced_and_long)
 {
 	/* past ext4's inline targets; xfs takes at most 1024 bytes */
