@@ -310,8 +310,11 @@ static int lfs_fsync(struct file *file, loff_t start, loff_t end,
 	if (lfs_is_partial(file_inode(file)))
 		return lfs_cow_broken(file_inode(file)) ? -EIO :
 		       lfs_cow_fsync(file, start, end, datasync);
-	/* Nothing of a read-only layer is ever dirty. */
-	if (!(realfile->f_mode & FMODE_WRITE))
+	/*
+	 * Nothing of a read-only layer is ever dirty; an upper file is
+	 * synced through a read-only fd too, as on any filesystem.
+	 */
+	if (realfile->f_path.mnt != LFS_FS(file_inode(file)->i_sb)->upper_mnt)
 		return 0;
 	old_cred = lfs_override_creds(file_inode(file)->i_sb);
 	ret = vfs_fsync_range(realfile, start, end, datasync);

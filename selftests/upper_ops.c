@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
@@ -351,6 +352,57 @@ TEST_F(ns, leftovers_of_a_crash_in_the_work_dir_are_stepped_over)
 		ASSERT_EQ(0, rename(P("tree"), P("tree2")));
 	);
 	CHECK_TREES();
+}
+
+/* cachestat(2), which glibc 2.36 has no wrapper for. */
+struct cachestat_range {
+	uint64_t off, len;
+};
+
+struct cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted;
+	uint64_t nr_recently_evicted;
+};
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+
+/*
+ * fsync through a read-only fd makes the file durable, as on any
+ * filesystem (coreutils' "sync FILE" opens it read-only).  It returned 0
+ * and did nothing for every read-only fd.  cachestat(2) of the upper
+ * file counts its dirty pages.
+ */
+TEST_F(ns, fsync_through_a_read_only_fd_writes_the_upper_file_back)
+{
+	struct cachestat_range all = { 0, 0 };
+	struct cachestat cs;
+	char buf[65536];
+	int fd, ufd;
+
+	if (!strcmp(lfs_fstype(), "tmpfs"))
+		SKIP(return, "tmpfs writes nothing back");
+	fd = open(MNT("d/synced"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ASSERT_LE(0, fd);
+	lfs_pattern(buf, 0, sizeof(buf), 41);
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ((ssize_t)sizeof(buf), write(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, close(fd));
+	ufd = open(UPPER("d/synced"), O_RDONLY);
+	ASSERT_LE(0, ufd);
+	if (syscall(__NR_cachestat, ufd, &all, &cs, 0))
+		SKIP(return, "cachestat: %s", strerror(errno));
+	if (!cs.nr_dirty)
+		SKIP(return, "written back before the test looked");
+
+	fd = open(MNT("d/synced"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, syscall(__NR_cachestat, ufd, &all, &cs, 0));
+	EXPECT_EQ(0, cs.nr_dirty + cs.nr_writeback);
+	close(ufd);
 }
 
 TEST_F(ns, symlinks_new_replaced_and_long)
