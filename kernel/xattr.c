@@ -173,6 +173,22 @@ int lfs_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 	const struct cred *old_cred;
 	int err;
 
+	/*
+	 * Setting an access ACL, posix_acl_update_mode() drops S_ISGID when
+	 * the caller is neither in the file's group nor CAP_FSETID; the
+	 * upper filesystem sees the mounter's credentials and would keep
+	 * it.  As overlayfs does, it is dropped here first, as the caller.
+	 */
+	if (unlikely(inode->i_mode & S_ISGID) && acl &&
+	    type == ACL_TYPE_ACCESS &&
+	    !in_group_or_capable(idmap, inode,
+				 i_gid_into_vfsgid(idmap, inode))) {
+		struct iattr iattr = { .ia_valid = ATTR_KILL_SGID };
+
+		err = lfs_setattr(idmap, dentry, &iattr);
+		if (err)
+			return err;
+	}
 	err = lfs_want_write(dentry);
 	if (err)
 		return err;

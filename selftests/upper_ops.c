@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -403,6 +405,63 @@ TEST_F(ns, fsync_through_a_read_only_fd_writes_the_upper_file_back)
 	ASSERT_EQ(0, syscall(__NR_cachestat, ufd, &all, &cs, 0));
 	EXPECT_EQ(0, cs.nr_dirty + cs.nr_writeback);
 	close(ufd);
+}
+
+/* An access ACL: owner rwx, user 1001 r, group rwx, mask rwx, other none. */
+static const struct {
+	uint32_t version;
+	struct { uint16_t tag, perm; uint32_t id; } __attribute__((packed)) e[5];
+} __attribute__((packed)) acl_1001 = {
+	.version = 2,
+	.e = {
+		{ 0x01, 7, 0xffffffff },	/* ACL_USER_OBJ */
+		{ 0x02, 4, 1001 },		/* ACL_USER 1001 */
+		{ 0x04, 7, 0xffffffff },	/* ACL_GROUP_OBJ */
+		{ 0x10, 7, 0xffffffff },	/* ACL_MASK */
+		{ 0x20, 0, 0xffffffff },	/* ACL_OTHER */
+	},
+};
+
+/* fsetxattr() of acl_1001 on @path, as uid/gid 1000: 0 or errno. */
+static int set_acl_as_1000(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), status;
+	pid_t pid;
+
+	if (fd < 0)
+		return errno;
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(255);
+		_exit(fsetxattr(fd, "system.posix_acl_access", &acl_1001,
+				sizeof(acl_1001), 0) ? errno : 0);
+	}
+	close(fd);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * An access ACL set by the owner, who is not in the file's group, drops
+ * S_ISGID, as posix_acl_update_mode() does on any filesystem: the upper
+ * filesystem, asked with the mounter's credentials, kept it.
+ */
+TEST_F(ns, an_acl_set_by_an_owner_outside_the_group_drops_setgid)
+{
+	struct stat st[2];
+
+	BOTH(
+		ASSERT_EQ(0, chown(P("small"), 1000, 2000));
+		ASSERT_EQ(0, chmod(P("small"), 02770));
+		ASSERT_EQ(0, set_acl_as_1000(P("small")));
+		ASSERT_EQ(0, stat(P("small"), &st[side_]));
+	);
+	EXPECT_EQ(st[1].st_mode, st[0].st_mode);
+	EXPECT_EQ(0, st[0].st_mode & S_ISGID);
+	CHECK_TREES();
 }
 
 TEST_F(ns, symlinks_new_replaced_and_long)
