@@ -466,14 +466,15 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	if (err)
 		return err;
 	old_cred = lfs_override_creds(sb);
-	err = lfs_copy_up(dentry->d_parent);
+	visible = lfs_lower_visible(dir, name);
+	err = visible < 0 ? visible : 0;
+	/* Refuse before anything changes: the name would come back. */
+	if (visible > 0 && !lfs_wh_fits(name))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = lfs_copy_up(dentry->d_parent);
 	if (err)
 		goto out_revert;
-	visible = lfs_lower_visible(dir, name);
-	if (visible < 0) {
-		err = visible;
-		goto out_revert;
-	}
 	upper = lfs_upper(inode);
 	if (is_dir && upper) {
 		err = lfs_clear_whiteouts(ofs, upper);
@@ -557,6 +558,19 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	if (err)
 		return err;
 	old_cred = lfs_override_creds(sb);
+	old_vis = lfs_lower_visible(olddir, &old->d_name);
+	new_vis = lfs_lower_visible(newdir, &new->d_name);
+	err = old_vis < 0 ? old_vis : new_vis < 0 ? new_vis : 0;
+	/*
+	 * The whiteouts written after the move below must fit (the same
+	 * conditions); refuse before anything moves.
+	 */
+	if (!err && ((old_vis && (!exchange || d_is_dir(new)) &&
+		      !lfs_wh_fits(&old->d_name)) ||
+		     (new_vis && d_is_dir(old) && !lfs_wh_fits(&new->d_name))))
+		err = -ENAMETOOLONG;
+	if (err)
+		goto out_revert;
 	/*
 	 * A directory that merges lower content moves in the upper layer
 	 * only once all of that content is there too (metadata only), and
@@ -575,11 +589,6 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	if (err)
 		goto out_revert;
 
-	old_vis = lfs_lower_visible(olddir, &old->d_name);
-	new_vis = lfs_lower_visible(newdir, &new->d_name);
-	err = old_vis < 0 ? old_vis : new_vis < 0 ? new_vis : 0;
-	if (err)
-		goto out_revert;
 	if (tgt && !exchange && d_is_dir(new) && lfs_upper(tgt)) {
 		err = lfs_clear_whiteouts(ofs, lfs_upper(tgt));
 		if (err)

@@ -190,6 +190,12 @@ static inline bool lfs_is_wh_name(const char *name, unsigned int len)
 	       !memcmp(name, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
 }
 
+/* Can ".wh.NAME" name @name?  Not if NAME is over NAME_MAX - 4 bytes. */
+static inline bool lfs_wh_fits(const struct qstr *name)
+{
+	return name->len + LAYERFS_WH_PREFIX_LEN <= NAME_MAX;
+}
+
 /*
  * Write ".wh.NAME" for @name into @buf (NAME_MAX + 1 bytes).  Returns its
  * length, or 0 if it would be longer than NAME_MAX: no whiteout can name
@@ -197,7 +203,7 @@ static inline bool lfs_is_wh_name(const char *name, unsigned int len)
  */
 static inline unsigned int lfs_wh_name(char *buf, const struct qstr *name)
 {
-	if (name->len + LAYERFS_WH_PREFIX_LEN > NAME_MAX)
+	if (!lfs_wh_fits(name))
 		return 0;
 	memcpy(buf, LAYERFS_WH_PREFIX, LAYERFS_WH_PREFIX_LEN);
 	memcpy(buf + LAYERFS_WH_PREFIX_LEN, name->name, name->len);

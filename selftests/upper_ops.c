@@ -53,15 +53,43 @@ struct rw {
 };
 
 /*
+ * Lower names in "long/" that no ".wh.NAME" can follow out of view (252 and
+ * 255 bytes), and one it just can (251 bytes): "long/" plus the name.
+ */
+static char long_file[5 + NAME_MAX + 1], long_dir[5 + NAME_MAX + 1];
+static char long_fits[5 + NAME_MAX + 1];
+
+static void make_long_name(char *buf, char c, size_t len)
+{
+	memcpy(buf, "long/", 5);
+	memset(buf + 5, c, len);
+	buf[5 + len] = '\0';
+}
+
+static void make_long_names(void)
+{
+	make_long_name(long_file, 'f', NAME_MAX - 3);
+	make_long_name(long_dir, 'd', NAME_MAX);
+	make_long_name(long_fits, 'g', NAME_MAX - 4);
+}
+
+/*
  * L0 (top) hides and overrides parts of L1 so that the operations meet
  * every kind of lower entry: merged dirs ("tree", "d"), a dir emptied by a
  * whiteout ("hidden"), a name in both layers ("both", "mid"), hard links,
- * special files, a sparse file and a file larger than the largest granule.
+ * special files, a sparse file, a file larger than the largest granule and
+ * the longest names.
  */
 static int build_stack(struct __test_metadata *_metadata, struct rw *self,
 		       unsigned int cow_block)
 {
+	char lf_entry[PATH_MAX], ld_entry[PATH_MAX], lg_entry[PATH_MAX];
 	const char *l0, *l1;
+
+	make_long_names();
+	snprintf(lf_entry, sizeof(lf_entry), "%s=long-file", long_file);
+	snprintf(ld_entry, sizeof(ld_entry), "%s/f=f", long_dir);
+	snprintf(lg_entry, sizeof(lg_entry), "%s=fits", long_fits);
 
 	umask(0);
 	ASSERT_EQ(0, lfs_private_mount_ns());
@@ -77,7 +105,8 @@ static int build_stack(struct __test_metadata *_metadata, struct rw *self,
 		"d/b=b", "d/c=c xattr=user.c=1", "tree/t1=t1", "tree/sub/y=y1",
 		"tree/sub2/z=z", "both=lower-version", "hidden/x=x", "big",
 		"small", "sparse", "hl1", "hl2=>hl1", "solo", "mid", "fifo|", "sock#",
-		"chr@1:3", "ldir/f=f", "ldir/g/h=h"));
+		"chr@1:3", "ldir/f=f", "ldir/g/h=h", lf_entry, ld_entry,
+		lg_entry));
 	ASSERT_NE(NULL, l1);
 	ASSERT_EQ(0, lfs_write_pattern(lfs_in_layer(&self->u.s, 0, "mid"), 70000, 2));
 	ASSERT_EQ(0, lfs_write_pattern(lfs_in_layer(&self->u.s, 1, "mid"), 50000, 5));
@@ -764,6 +793,44 @@ TEST_F(ns, deletions_are_oci_whiteouts_in_the_upper_dir)
 	EXPECT_EQ(0, lfs_walk(NS->u.upper, no_char_whiteouts, found)) {
 		TH_LOG("overlay-style whiteout in the upper dir: %s", found);
 	}
+}
+
+/*
+ * A lower name of 252 to 255 bytes leaves no room for ".wh." in front: no
+ * OCI whiteout can hide it, so removing it, or moving it or a directory
+ * over it, fails with ENAMETOOLONG.  Before, the upper layer changed first
+ * (the written file unlinked, the file or directory moved) and only the
+ * whiteout failed: the lower object came back and the data was gone.
+ */
+TEST_F(ns, names_no_whiteout_can_hide_are_refused_before_anything_changes)
+{
+	char lf_f[PATH_MAX];
+
+	SKIP_IF_OVERLAY("overlayfs whiteouts are devices: every name fits");
+	snprintf(lf_f, sizeof(lf_f), "%s/f", long_dir);
+	BOTH(
+		ASSERT_EQ(0, pwrite_pattern(P(long_file), 3, 5000, 71, 0));
+		ASSERT_EQ(0, unlink(P(lf_f)));
+		ASSERT_EQ(0, unlink(P(long_fits)));
+		ASSERT_EQ(0, mkdir(P("long/new"), 0755));
+		ASSERT_EQ(0, lfs_write_file(P("long/s"), "s", 1));
+		/* Two files swap names: nothing is left to hide. */
+		ASSERT_EQ(0, renameat2(AT_FDCWD, P(long_file), AT_FDCWD,
+				       P("long/s"), RENAME_EXCHANGE));
+		ASSERT_EQ(0, renameat2(AT_FDCWD, P(long_file), AT_FDCWD,
+				       P("long/s"), RENAME_EXCHANGE));
+	);
+	EXPECT_EQ(ENAMETOOLONG, ERR(unlink(MNT(long_file))));
+	EXPECT_EQ(ENAMETOOLONG, ERR(rename(MNT(long_file), MNT("long/x"))));
+	EXPECT_EQ(ENAMETOOLONG, ERR(rename(MNT(long_file), MNT("long/s"))));
+	EXPECT_EQ(ENAMETOOLONG, ERR(rmdir(MNT(long_dir))));
+	EXPECT_EQ(ENAMETOOLONG, ERR(rename(MNT(long_dir), MNT("long/y"))));
+	/* A directory over it would merge with the lower one. */
+	EXPECT_EQ(ENAMETOOLONG, ERR(rename(MNT("long/new"), MNT(long_dir))));
+	EXPECT_EQ(ENAMETOOLONG, ERR(renameat2(AT_FDCWD, MNT("long/new"),
+					      AT_FDCWD, MNT(long_file),
+					      RENAME_EXCHANGE)));
+	CHECK_TREES();
 }
 
 TEST_F(ns, wh_names_cannot_be_created)
