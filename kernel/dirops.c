@@ -410,12 +410,18 @@ static int lfs_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 	struct path realparent = { .mnt = LFS_FS(sb)->upper_mnt };
 	const struct cred *old_cred;
 	struct file *realfile;
+	struct lfs_file *lf;
 	struct inode *inode;
 	int err;
 
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	if (!lf)
+		return -ENOMEM;
 	old_cred = lfs_create_begin(dentry);
-	if (IS_ERR(old_cred))
+	if (IS_ERR(old_cred)) {
+		kfree(lf);
 		return PTR_ERR(old_cred);
+	}
 	realparent.dentry = lfs_upper(dir);
 #ifdef HAVE_BACKING_TMPFILE_OPEN_USER_FILE
 	realfile = backing_tmpfile_open(file, file->f_flags | O_NOATIME,
@@ -427,22 +433,23 @@ static int lfs_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 	err = PTR_ERR_OR_ZERO(realfile);
 	if (err)
 		goto out_end;
+	lf->real = realfile;
 	inode = lfs_iget(sb, dget(realfile->f_path.dentry), NULL, 0);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
-		fput(realfile);
 		goto out_end;
 	}
 	/* The upper tmpfile has no links: d_tmpfile() would drop one more. */
 	d_mark_tmpfile(file, inode);
 	d_instantiate(dentry, inode);
-	file->private_data = realfile;
+	file->private_data = lf;
 	err = finish_open(file, dentry, lfs_tmpfile_open);
-	/* Without FMODE_OPENED ->release() will not put the backing file. */
-	if (!(file->f_mode & FMODE_OPENED))
-		fput(realfile);
+	/* With FMODE_OPENED ->release() puts the backing file. */
+	if (file->f_mode & FMODE_OPENED)
+		lf = NULL;
 out_end:
 	lfs_create_end(dentry, old_cred);
+	lfs_file_free(lf);
 	return err;
 }
 

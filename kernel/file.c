@@ -10,7 +10,9 @@
  * Locking: llseek copies f_pos to the backing file and back under the
  * layerfs file's f_pos_lock (held by the VFS for FMODE_ATOMIC_POS files)
  * plus the inode lock, as a SEEK_DATA/SEEK_HOLE answer must come from the
- * real filesystem.  Nothing else here takes a lock of its own.
+ * real filesystem.  Nothing else here takes a lock of its own: the upper
+ * backing file of a file copied up after it was opened is installed with
+ * cmpxchg(), and the loser of a race puts its own.
  */
 
 #include <linux/backing-file.h>
@@ -77,6 +79,7 @@ static int lfs_open_for_write(struct file *file)
 static int lfs_open(struct inode *inode, struct file *file)
 {
 	struct file *realfile;
+	struct lfs_file *lf;
 	struct path realpath;
 	int err;
 
@@ -90,18 +93,75 @@ static int lfs_open(struct inode *inode, struct file *file)
 	/* The real file was made long ago; these only applied to us. */
 	file->f_flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
 
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	if (!lf)
+		return -ENOMEM;
 	lfs_path_real(inode, &realpath);
 	realfile = lfs_open_realfile(file, &realpath);
-	if (IS_ERR(realfile))
+	if (IS_ERR(realfile)) {
+		kfree(lf);
 		return PTR_ERR(realfile);
-	file->private_data = realfile;
+	}
+	lf->real = realfile;
+	file->private_data = lf;
 	return 0;
+}
+
+/* Puts what @lf holds; @lf may be NULL or not hold a file yet. */
+void lfs_file_free(struct lfs_file *lf)
+{
+	if (!lf)
+		return;
+	if (lf->upper)
+		fput(lf->upper);
+	if (lf->real)
+		fput(lf->real);
+	kfree(lf);
 }
 
 static int lfs_release(struct inode *inode, struct file *file)
 {
-	fput(file->private_data);
+	lfs_file_free(file->private_data);
 	return 0;
+}
+
+/*
+ * The backing file that holds @file's content now: the one opened with it,
+ * unless that is a lower file and the inode was copied up whole since.
+ */
+static struct file *lfs_cur_file(struct file *file)
+{
+	struct lfs_file *lf = file->private_data;
+	struct inode *inode = file_inode(file);
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
+	struct file *upperfile, *old;
+	struct path upperpath;
+
+	/* Pairs with the cmpxchg() below: the file is set up before seen. */
+	upperfile = smp_load_acquire(&lf->upper);
+	if (upperfile)
+		return upperfile;
+	upperpath.mnt = ofs->upper_mnt;
+	upperpath.dentry = lfs_upper(inode);
+	/*
+	 * A partial file's backing file is never read for data (its page
+	 * cache is); if the inode turned partial after the caller checked,
+	 * the call started before the copy-up and the lower file still has
+	 * what the file held then.
+	 */
+	if (!upperpath.dentry || lf->real->f_path.mnt == upperpath.mnt ||
+	    lfs_is_partial(inode))
+		return lf->real;
+
+	upperfile = lfs_open_realfile(file, &upperpath);
+	if (IS_ERR(upperfile))
+		return upperfile;
+	old = cmpxchg(&lf->upper, NULL, upperfile);
+	if (old) {
+		fput(upperfile);
+		upperfile = old;
+	}
+	return upperfile;
 }
 
 /*
@@ -110,9 +170,11 @@ static int lfs_release(struct inode *inode, struct file *file)
  */
 static struct file *lfs_real_file(struct file *file)
 {
-	struct file *realfile = file->private_data;
+	struct file *realfile = lfs_cur_file(file);
 	unsigned int flags = READ_ONCE(file->f_flags) & LFS_SETFL_MASK;
 
+	if (IS_ERR(realfile))
+		return realfile;
 	if (unlikely((realfile->f_flags & LFS_SETFL_MASK) != flags)) {
 		if ((flags & O_DIRECT) &&
 		    !(realfile->f_mode & FMODE_CAN_ODIRECT))
@@ -234,14 +296,18 @@ static long lfs_fallocate(struct file *file, int mode, loff_t offset,
 {
 	struct inode *inode = file_inode(file);
 	const struct cred *old_cred;
+	struct file *realfile;
 	long ret;
 
 	if (lfs_is_partial(inode))
 		return lfs_cow_broken(inode) ? -EIO :
 		       lfs_cow_fallocate(file, mode, offset, len);
+	realfile = lfs_cur_file(file);
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
 	inode_lock(inode);
 	old_cred = lfs_override_creds(inode->i_sb);
-	ret = vfs_fallocate(file->private_data, mode, offset, len);
+	ret = vfs_fallocate(realfile, mode, offset, len);
 	revert_creds(old_cred);
 	lfs_copyattr(inode);
 	inode_unlock(inode);
@@ -251,20 +317,24 @@ static long lfs_fallocate(struct file *file, int mode, loff_t offset,
 static int lfs_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct backing_file_ctx ctx = lfs_backing_ctx(file);
+	struct file *realfile;
 
 	/* A partial file has one page cache of its own: map that. */
 	if (lfs_is_partial(file_inode(file)))
 		return lfs_cow_broken(file_inode(file)) ? -EIO :
 		       generic_file_mmap(file, vma);
+	realfile = lfs_cur_file(file);
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
 	/* The VMA moves to the real file: its page cache, shared. */
-	return backing_file_mmap(file->private_data, vma, &ctx);
+	return backing_file_mmap(realfile, vma, &ctx);
 }
 
 static loff_t lfs_llseek(struct file *file, loff_t offset, int whence)
 {
 	struct inode *inode = file_inode(file);
-	struct file *realfile = file->private_data;
 	const struct cred *old_cred;
+	struct file *realfile;
 	loff_t ret;
 
 	if (lfs_is_partial(inode))
@@ -275,6 +345,9 @@ static loff_t lfs_llseek(struct file *file, loff_t offset, int whence)
 		if (whence == SEEK_SET)
 			return vfs_setpos(file, 0, 0);
 	}
+	realfile = lfs_cur_file(file);
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
 
 	inode_lock(inode);
 	realfile->f_pos = file->f_pos;
@@ -290,12 +363,16 @@ static int lfs_fadvise(struct file *file, loff_t offset, loff_t len,
 		       int advice)
 {
 	const struct cred *old_cred;
+	struct file *realfile;
 	int ret;
 
 	if (lfs_is_partial(file_inode(file)))
 		return generic_fadvise(file, offset, len, advice);
+	realfile = lfs_cur_file(file);
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
 	old_cred = lfs_override_creds(file_inode(file)->i_sb);
-	ret = vfs_fadvise(file->private_data, offset, len, advice);
+	ret = vfs_fadvise(realfile, offset, len, advice);
 	revert_creds(old_cred);
 	return ret;
 }
@@ -303,13 +380,16 @@ static int lfs_fadvise(struct file *file, loff_t offset, loff_t len,
 static int lfs_fsync(struct file *file, loff_t start, loff_t end,
 		     int datasync)
 {
-	struct file *realfile = file->private_data;
 	const struct cred *old_cred;
+	struct file *realfile;
 	int ret;
 
 	if (lfs_is_partial(file_inode(file)))
 		return lfs_cow_broken(file_inode(file)) ? -EIO :
 		       lfs_cow_fsync(file, start, end, datasync);
+	realfile = lfs_cur_file(file);
+	if (IS_ERR(realfile))
+		return PTR_ERR(realfile);
 	/*
 	 * Nothing of a read-only layer is ever dirty; an upper file is
 	 * synced through a read-only fd too, as on any filesystem.

@@ -300,7 +300,21 @@ extern const struct file_operations lfs_dir_operations;
 extern const struct inode_operations lfs_dir_inode_operations;
 
 /* file.c */
+/*
+ * An open regular file: @real is the backing file opened with it.  If
+ * @real is in a lower layer and the inode has since been copied up whole
+ * (O_TRUNC elsewhere, truncate to 0, an empty origin), I/O goes to @upper,
+ * a backing file of the upper object opened on first need, so every fd
+ * sees the file's one content.  A partial file needs neither: its own
+ * page cache serves it (cow.c).
+ */
+struct lfs_file {
+	struct file *real;
+	struct file *upper;		/* set once, by cmpxchg */
+};
+
 extern const struct file_operations lfs_file_operations;
+void lfs_file_free(struct lfs_file *lf);
 extern const struct address_space_operations lfs_aops;
 
 /* upper.c */

@@ -436,6 +436,47 @@ TEST_F(ns, fsync_through_a_read_only_fd_writes_the_upper_file_back)
 	close(ufd);
 }
 
+/*
+ * An fd opened read-only while the file was lower reads what the file holds
+ * after a copy-up that copied no data (another fd's O_TRUNC, truncate to 0):
+ * data, size for SEEK_END and mmap.  Before, it kept reading the lower file.
+ */
+TEST_F(ns, a_read_only_fd_follows_a_copy_up_without_data)
+{
+	BOTH(
+		char buf[64];
+		int ro1 = open(P("small"), O_RDONLY);
+		int ro2 = open(P("solo"), O_RDONLY);
+		int fd;
+		void *m;
+
+		ASSERT_LE(0, ro1);
+		ASSERT_LE(0, ro2);
+		fd = open(P("small"), O_WRONLY | O_TRUNC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(3, write(fd, "new", 3));
+		ASSERT_EQ(0, close(fd));
+		ASSERT_EQ(3, pread(ro1, buf, sizeof(buf), 0));
+		EXPECT_EQ(0, memcmp(buf, "new", 3));
+		EXPECT_EQ(3, lseek(ro1, 0, SEEK_END));
+		m = mmap(NULL, 3, PROT_READ, MAP_SHARED, ro1, 0);
+		ASSERT_NE(MAP_FAILED, m);
+		/* overlayfs maps the file the fd was opened on */
+		if (!lfs_is_overlay() || side_)
+			EXPECT_EQ(0, memcmp(m, "new", 3));
+		munmap(m, 3);
+
+		ASSERT_EQ(0, truncate(P("solo"), 0));
+		EXPECT_EQ(0, pread(ro2, buf, sizeof(buf), 0));
+		ASSERT_EQ(0, pwrite_pattern(P("solo"), 0, 5, 0, O_APPEND));
+		EXPECT_EQ(5, read(ro2, buf, sizeof(buf)));
+		EXPECT_EQ(0, fsync(ro2));
+		ASSERT_EQ(0, close(ro1));
+		ASSERT_EQ(0, close(ro2));
+	);
+	CHECK_TREES();
+}
+
 /* An access ACL: owner rwx, user 1001 r, group rwx, mask rwx, other none. */
 static const struct {
 	uint32_t version;
