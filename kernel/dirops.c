@@ -482,11 +482,18 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 		err = lfs_copy_up(dentry->d_parent);
 	if (err)
 		goto out_revert;
+	/*
+	 * Held until @dentry is unhashed: a copy-up of @inode under this name
+	 * either comes first, and is removed here, or sees the name gone.
+	 */
+	err = mutex_lock_killable(&LFS_I(inode)->lock);
+	if (err)
+		goto out_revert;
 	upper = lfs_upper(inode);
 	if (is_dir && upper) {
 		err = lfs_clear_whiteouts(ofs, upper);
 		if (err)
-			goto out_revert;
+			goto out_copy_up_unlock;
 	}
 
 	udir = lfs_upper(dir);
@@ -517,10 +524,13 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 		else
 			drop_nlink(inode);
 		lfs_dir_changed(dir);
+		d_drop(dentry);
 	}
 out_unlock:
 	inode_unlock(d_inode(udir));
 	lfs_copyattr(dir);
+out_copy_up_unlock:
+	mutex_unlock(&LFS_I(inode)->lock);
 out_revert:
 	revert_creds(old_cred);
 	lfs_drop_write(dentry);

@@ -454,6 +454,31 @@ bool lfs_origin_ino(struct super_block *sb, struct dentry *upper, u64 *ino)
 }
 
 /*
+ * The copy of a name removed while its inode stayed open: unlink @tmp from
+ * the work directory and return it, to live as long as the inode.  The
+ * extra reference makes vfs_unlink() unhash @tmp rather than detach its
+ * inode.
+ */
+static struct dentry *lfs_orphan_temp(struct lfs_fs *ofs, struct dentry *tmp)
+{
+	struct inode *wdir = d_inode(ofs->workdir);
+	struct dentry *upper = ERR_PTR(-EIO);
+	int err;
+
+	inode_lock_nested(wdir, I_MUTEX_PARENT);
+	if (tmp->d_parent == ofs->workdir && d_is_positive(tmp)) {
+		upper = dget(tmp);
+		err = vfs_unlink(lfs_upper_idmap(ofs), wdir, tmp, NULL);
+		if (err) {
+			dput(upper);
+			upper = ERR_PTR(err);
+		}
+	}
+	inode_unlock(wdir);
+	return upper;
+}
+
+/*
  * Copy one object up; its parent has an upper directory already.  With
  * @no_data a regular file is copied as empty (it is being truncated).
  */
@@ -471,6 +496,7 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	struct lfs_cow *cow = NULL;
 	struct dentry *tmp, *upper;
 	struct kstat stat;
+	bool orphan;
 	int err;
 
 	if (WARN_ON_ONCE(!udir || !oi->numpaths))
@@ -481,6 +507,17 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 		return err;
 	if (lfs_upper(inode))
 		goto out_unlock;
+	/*
+	 * A name removed while its inode stayed open (an fd, a cwd) must not
+	 * come back: its copy is made unlinked.  lfs_remove() unhashes the
+	 * dentry under @oi->lock, so no copy-up passes this test and then
+	 * installs the name after the removal.  A removed directory is dead.
+	 */
+	orphan = !IS_ROOT(dentry) && d_unhashed(dentry);
+	err = -ENOENT;
+	if (orphan && d_is_dir(dentry))
+		goto out_unlock;
+	err = 0;
 
 	lower = oi->paths[0];
 	lowerpath.mnt = lower.layer->mnt;
@@ -526,7 +563,8 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	if (!err)
 		err = lfs_set_attrs(ofs, tmp, &stat);
 	if (!err) {
-		upper = lfs_install_temp(ofs, tmp, udir, &dentry->d_name);
+		upper = orphan ? lfs_orphan_temp(ofs, tmp) :
+			lfs_install_temp(ofs, tmp, udir, &dentry->d_name);
 		err = PTR_ERR_OR_ZERO(upper);
 	}
 	if (err) {

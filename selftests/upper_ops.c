@@ -477,6 +477,41 @@ TEST_F(ns, a_read_only_fd_follows_a_copy_up_without_data)
 	CHECK_TREES();
 }
 
+/*
+ * A lower file unlinked while an fd holds it open stays a file: fchmod,
+ * a write through /proc/self/fd and reads work on it, and its name stays
+ * removed.  Before, the copy-up these need put the file back under its
+ * old name, beside its whiteout, so it showed again.
+ */
+TEST_F(ns, a_lower_file_changed_through_an_fd_after_unlink_stays_unlinked)
+{
+	SKIP_IF_OVERLAY("overlayfs fails fchmod of an unlinked lower file");
+	BOTH(
+		char proc[64], buf[8];
+		struct stat st;
+		int fd = open(P("solo"), O_RDONLY), wfd;
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, unlink(P("solo")));
+		ASSERT_EQ(0, ERR(fchmod(fd, 0600)));
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		wfd = open(proc, O_WRONLY);
+		ASSERT_LE(0, wfd);
+		ASSERT_EQ(6, pwrite(wfd, "orphan", 6, 4096));
+		ASSERT_EQ(0, fsync(wfd));
+		ASSERT_EQ(0, close(wfd));
+		ASSERT_EQ(6, pread(fd, buf, 6, 4096));
+		EXPECT_EQ(0, memcmp(buf, "orphan", 6));
+		ASSERT_EQ(0, fstat(fd, &st));
+		EXPECT_EQ(0, st.st_nlink);
+		EXPECT_EQ(0600, st.st_mode & 07777);
+		EXPECT_EQ(HL_SIZE, st.st_size);
+		EXPECT_EQ(ENOENT, lfs_lstat_errno(P("solo")));
+		ASSERT_EQ(0, close(fd));
+	);
+	CHECK_TREES();
+}
+
 /* An access ACL: owner rwx, user 1001 r, group rwx, mask rwx, other none. */
 static const struct {
 	uint32_t version;
