@@ -512,6 +512,77 @@ TEST_F(ns, a_lower_file_changed_through_an_fd_after_unlink_stays_unlinked)
 	CHECK_TREES();
 }
 
+#define RACE_FILES 200
+
+/* Both sides of a race reach step @i before either goes on. */
+static void race_step(unsigned int *arrived, unsigned int i)
+{
+	__atomic_add_fetch(arrived, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(arrived, __ATOMIC_SEQ_CST) < 2 * (i + 1))
+		;
+}
+
+/*
+ * unlink of a lower file while another process opens it for writing (a
+ * copy-up): the name never comes back, whichever comes first.  Before,
+ * unlink could read "no upper file" while the copy-up was under way and
+ * write its whiteout, and the copy-up then installed the file beside it.
+ */
+TEST_F_TIMEOUT(ns, unlink_racing_with_copy_up_never_brings_a_name_back, 300)
+{
+	unsigned int *arrived;
+	char name[64], *ls;
+	int status, unlinked = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	ASSERT_EQ(0, lfs_mkdir_p(lfs_in_layer(&NS->u.s, 1, "race")));
+	for (int i = 0; i < RACE_FILES; i++) {
+		snprintf(name, sizeof(name), "race/f%03d", i);
+		ASSERT_EQ(0, lfs_write_file(lfs_in_layer(&NS->u.s, 1, name), "data", 4));
+	}
+	ASSERT_EQ(0, lfs_rm_rf(NS->snap[1]));
+	ASSERT_EQ(0, lfs_copy_tree(NS->u.s.layer[1], NS->snap[1]));
+	ASSERT_EQ(0, mkdir(path_in(NS->model, "race"), 0755));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+
+	arrived = mmap(NULL, sizeof(*arrived), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, arrived);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		for (int i = 0; i < RACE_FILES; i++) {
+			int fd;
+
+			snprintf(name, sizeof(name), "race/f%03d", i);
+			race_step(arrived, i);
+			fd = open(MNT(name), O_WRONLY);
+			if (fd < 0 && errno != ENOENT)
+				_exit(1);
+			if (fd >= 0)
+				close(fd);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < RACE_FILES; i++) {
+		snprintf(name, sizeof(name), "race/f%03d", i);
+		race_step(arrived, i);
+		unlinked += !unlink(MNT(name));
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(RACE_FILES, unlinked);
+	ls = lfs_ls(MNT("race"));
+	ASSERT_NE(NULL, ls);
+	EXPECT_STREQ("", ls);
+	free(ls);
+	munmap(arrived, sizeof(*arrived));
+	CHECK_TREES();
+}
+
 /* An access ACL: owner rwx, user 1001 r, group rwx, mask rwx, other none. */
 static const struct {
 	uint32_t version;
