@@ -323,6 +323,11 @@ static int lfs_mmap(struct file *file, struct vm_area_struct *vma)
 	if (lfs_is_partial(file_inode(file)))
 		return lfs_cow_broken(file_inode(file)) ? -EIO :
 		       generic_file_mmap(file, vma);
+	/*
+	 * The first use of an fd after a copy-up opens the upper file, here
+	 * under mmap_lock: only an fsnotify permission listener that reads
+	 * this process's memory could wait on that, and the wait is killable.
+	 */
 	realfile = lfs_cur_file(file);
 	if (IS_ERR(realfile))
 		return PTR_ERR(realfile);
