@@ -498,6 +498,15 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 
 	udir = lfs_upper(dir);
 	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
+	/*
+	 * The whiteout first: if it cannot be made (ENOSPC), nothing has
+	 * changed yet.  Beside the upper object it hides only lower layers.
+	 */
+	if (visible) {
+		err = lfs_make_whiteout(ofs, udir, name);
+		if (err)
+			goto out_unlock;
+	}
 	if (upper) {
 		d = lookup_one(idmap, name->name, udir, name->len);
 		err = PTR_ERR(d);
@@ -514,8 +523,6 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 		if (err)
 			goto out_unlock;
 	}
-	if (visible)
-		err = lfs_make_whiteout(ofs, udir, name);
 	if (!err) {
 		if (is_dir)
 			clear_nlink(inode);
@@ -648,20 +655,27 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	rd.new_dir = d_inode(unew);
 	rd.new_dentry = newd;
 	rd.flags = flags;
-	err = vfs_rename(&rd);
-	if (err)
-		goto out_dput;
 
-	/* Keep what lower layers hold under both names out of view. */
+	/*
+	 * What does not change the view comes before the move, so that a
+	 * failure (ENOSPC) leaves nothing moved: the whiteout of the old name
+	 * (beside its upper object it hides only lower layers), and the
+	 * opaque marker of a moved tree, which holds all it shows.
+	 */
+	err = 0;
 	if (old_vis && (!exchange || d_is_dir(new)))
 		err = lfs_make_whiteout(ofs, uold, &old->d_name);
-	if (!err && new_vis && d_is_dir(old))
-		err = lfs_make_whiteout(ofs, unew, &new->d_name);
-	/* A moved tree holds all it shows: nothing below may merge. */
 	if (!err && src_tree)
 		err = lfs_make_opaque(ofs, oldd);
 	if (!err && tgt_tree)
 		err = lfs_make_opaque(ofs, newd);
+	if (!err)
+		err = vfs_rename(&rd);
+	if (err)
+		goto out_dput;
+	/* A directory moved over a lower name must not merge with it. */
+	if (new_vis && d_is_dir(old))
+		err = lfs_make_whiteout(ofs, unew, &new->d_name);
 
 	if (tgt && !exchange) {
 		if (d_is_dir(new))

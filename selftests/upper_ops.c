@@ -980,6 +980,64 @@ TEST_F(ns, names_no_whiteout_can_hide_are_refused_before_anything_changes)
 	CHECK_TREES();
 }
 
+/*
+ * A whiteout that cannot be made (the upper filesystem is out of inodes)
+ * fails unlink, rmdir and rename with ENOSPC before anything changed.
+ * Before, unlink removed the upper file first, and rename moved it, so the
+ * lower file came back under the old name with its old content.
+ */
+TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
+{
+	char tiny[PATH_MAX - 16], name[64];
+	int fd, n, err;
+
+	/* A tmpfs upper over ext4 layers: inode numbers collide there. */
+	SKIP_IF_OVERLAY("upper and lower on two filesystems, without xino");
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	snprintf(tiny, sizeof(tiny), "%s/tiny", NS->u.s.dir);
+	ASSERT_EQ(0, mkdir(tiny, 0755));
+	ASSERT_EQ(0, mount("tmpfs", tiny, "tmpfs", 0, "nr_inodes=64,size=64m"));
+	snprintf(NS->u.upper, sizeof(NS->u.upper), "%s/upper", tiny);
+	snprintf(NS->u.work, sizeof(NS->u.work), "%s/work", tiny);
+	ASSERT_EQ(0, mkdir(NS->u.upper, 0755));
+	ASSERT_EQ(0, mkdir(NS->u.work, 0755));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+
+	BOTH(
+		ASSERT_EQ(0, pwrite_pattern(P("small"), 10, 50, 81, 0));
+		ASSERT_EQ(0, mkdir(P("fill"), 0755));
+	);
+	/* Holds the upper file's inode (and its count) past an unlink. */
+	fd = open(MNT("small"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	for (n = 0;; n++) {
+		snprintf(name, sizeof(name), "fill/%d", n);
+		err = lfs_write_file(MNT(name), "", 0);
+		if (err)
+			break;
+		ASSERT_EQ(0, lfs_write_file(path_in(NS->model, name), "", 0));
+	}
+	ASSERT_EQ(-ENOSPC, err);
+	EXPECT_EQ(ENOSPC, ERR(unlink(MNT("small"))));
+	EXPECT_EQ(ENOSPC, ERR(rename(MNT("small"), MNT("small2"))));
+	EXPECT_EQ(ENOSPC, ERR(rmdir(MNT("e"))));
+	ASSERT_EQ(0, close(fd));
+	/* Room for the next mount's probe of the work dir. */
+	for (int i = 0; i < 4 && i < n; i++) {
+		snprintf(name, sizeof(name), "fill/%d", i);
+		BOTH(ASSERT_EQ(0, unlink(P(name))));
+	}
+	CHECK_TREES();
+	BOTH(
+		ASSERT_EQ(0, lfs_rm_rf(P("fill")));
+		ASSERT_EQ(0, rename(P("small"), P("small2")));
+		ASSERT_EQ(0, rmdir(P("e")));
+	);
+	CHECK_TREES();
+}
+
 TEST_F(ns, wh_names_cannot_be_created)
 {
 	char proc[64], why[512];
