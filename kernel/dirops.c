@@ -566,7 +566,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	struct dentry *uold, *unew, *oldd, *newd, *trap;
 	struct renamedata rd = {};
 	const struct cred *old_cred;
-	bool src_tree, tgt_tree;
+	bool src_tree, tgt_tree, tgt_locked = false;
 	int err, old_vis, new_vis;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -613,10 +613,17 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	if (err)
 		goto out_revert;
 
+	/* A replaced target is removed: as in lfs_remove(). */
+	if (tgt && !exchange) {
+		err = mutex_lock_killable(&LFS_I(tgt)->lock);
+		if (err)
+			goto out_revert;
+		tgt_locked = true;
+	}
 	if (tgt && !exchange && d_is_dir(new) && lfs_upper(tgt)) {
 		err = lfs_clear_whiteouts(ofs, lfs_upper(tgt));
 		if (err)
-			goto out_revert;
+			goto out_tgt_unlock;
 	}
 
 	uold = lfs_upper(olddir);
@@ -624,7 +631,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	trap = lock_rename(uold, unew);
 	err = PTR_ERR(trap);
 	if (IS_ERR(trap))
-		goto out_revert;
+		goto out_tgt_unlock;
 	oldd = lookup_one(uidmap, old->d_name.name, uold, old->d_name.len);
 	err = PTR_ERR(oldd);
 	if (IS_ERR(oldd))
@@ -686,6 +693,8 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	lfs_dir_changed(olddir);
 	if (newdir != olddir)
 		lfs_dir_changed(newdir);
+	if (tgt && !exchange)
+		d_drop(new);
 
 out_dput:
 	dput(newd);
@@ -696,6 +705,9 @@ out_unlock:
 	lfs_copyattr(olddir);
 	if (newdir != olddir)
 		lfs_copyattr(newdir);
+out_tgt_unlock:
+	if (tgt_locked)
+		mutex_unlock(&LFS_I(tgt)->lock);
 out_revert:
 	revert_creds(old_cred);
 	lfs_drop_write(old);
