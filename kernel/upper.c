@@ -585,6 +585,9 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	lfs_set_upper(inode, upper);
 	if (!S_ISDIR(stat.mode))
 		lfs_inode_rehash(inode, upper);
+	/* No name leads to it: the last iput evicts it (and the copy). */
+	if (orphan)
+		clear_nlink(inode);
 
 out_unlock:
 	mutex_unlock(&oi->lock);
