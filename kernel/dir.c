@@ -8,12 +8,18 @@
  * name.  The directory offset is the index in that array (plus "." and
  * ".."), so telldir/seekdir and getdents with any buffer size are exact.
  *
- * Layers are read-only, so a merged listing never goes stale: it is built
- * once per inode, published with cmpxchg and kept until the inode is
- * evicted.  Lookup uses it too (lfs_dir_cache_find()): a name absent from a
- * listed directory is negative without touching any layer, and a present
- * one is looked up first in the layer it came from, so find(1) and ls -l
- * cost one real lookup per entry instead of two per layer.
+ * A listing is built once per inode, published with cmpxchg and kept until
+ * the inode is evicted or the directory changes (lfs_dir_changed() drops
+ * it; lower layers never change).  An open directory holds a reference to
+ * the listing its reader started on and reads that one to the end, until
+ * it rewinds to offset 0: its offsets stay exact across changes, so a
+ * reader that unlinks what it reads (rm -r, systemd's rm_rf) meets every
+ * entry once, as POSIX asks.
+ *
+ * Lookup uses the inode's listing too (lfs_dir_cache_find()): a name absent
+ * from a listed directory is negative without touching any layer, and a
+ * present one is looked up first in the layer it came from, so find(1) and
+ * ls -l cost one real lookup per entry instead of two per layer.
  *
  * Locking: building runs with the merged directory's i_rwsem held shared by
  * iterate_dir() and takes each real directory's i_rwsem shared in turn
@@ -25,11 +31,13 @@
 #include <linux/fs.h>
 #include <linux/namei.h>
 #include <linux/rbtree.h>
+#include <linux/refcount.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include "layerfs.h"
 
 struct lfs_dir_cache {
+	refcount_t ref;			/* the inode's, and open files' */
 	struct rb_root root;
 	struct lfs_dirent **ents;	/* visible entries, in offset order */
 	unsigned int nr;
@@ -114,7 +122,7 @@ static struct lfs_dirent *lfs_cache_add(struct lfs_dir_cache *cache,
 	return e;
 }
 
-void lfs_cache_free(struct lfs_dir_cache *cache)
+static void lfs_cache_free(struct lfs_dir_cache *cache)
 {
 	struct lfs_dirent *e, *tmp;
 
@@ -124,6 +132,12 @@ void lfs_cache_free(struct lfs_dir_cache *cache)
 		kfree(e);
 	kvfree(cache->ents);
 	kfree(cache);
+}
+
+void lfs_cache_put(struct lfs_dir_cache *cache)
+{
+	if (cache && refcount_dec_and_test(&cache->ref))
+		lfs_cache_free(cache);
 }
 
 static bool lfs_fill_merge(struct dir_context *ctx, const char *name,
@@ -351,6 +365,7 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
 	if (!cache)
 		return ERR_PTR(-ENOMEM);
+	refcount_set(&cache->ref, 1);
 	cache->root = RB_ROOT;
 	rdd.cache = cache;
 	INIT_LIST_HEAD(&rdd.whiteouts);
@@ -407,11 +422,12 @@ static struct lfs_dir_cache *lfs_dir_cache_get(struct inode *dir)
 
 /*
  * @dir's entries changed.  The caller holds @dir's i_rwsem exclusive, so
- * no reader (all hold it shared) is using the listing.
+ * no reader of the inode's listing (all hold it shared) is using it; open
+ * directories keep theirs.
  */
 void lfs_dir_changed(struct inode *dir)
 {
-	lfs_cache_free(xchg(&LFS_I(dir)->dcache, NULL));
+	lfs_cache_put(xchg(&LFS_I(dir)->dcache, NULL));
 }
 
 /*
@@ -467,11 +483,25 @@ struct lfs_dirent *lfs_dir_cache_find(struct inode *dir,
 
 static int lfs_iterate(struct file *file, struct dir_context *ctx)
 {
-	struct lfs_dir_cache *cache;
+	struct lfs_dir_cache *cache = file->private_data, *now;
 
-	cache = lfs_dir_cache_get(file_inode(file));
-	if (IS_ERR(cache))
-		return PTR_ERR(cache);
+	/*
+	 * From offset 0 (open, rewinddir) on the current listing; then on
+	 * that one to the end, whatever changes meanwhile.  getdents holds
+	 * the file's f_pos_lock, so nobody else swaps it under us.
+	 */
+	if (!cache || !ctx->pos) {
+		now = lfs_dir_cache_get(file_inode(file));
+		if (IS_ERR(now))
+			return PTR_ERR(now);
+		if (now != cache) {
+			/* Under i_rwsem: the inode's reference stays. */
+			refcount_inc(&now->ref);
+			lfs_cache_put(cache);
+			file->private_data = now;
+			cache = now;
+		}
+	}
 
 	if (!dir_emit_dots(file, ctx))
 		return 0;
@@ -490,6 +520,12 @@ static loff_t lfs_dir_llseek(struct file *file, loff_t offset, int whence)
 	/* Offsets are indexes into the cache; any non-negative one is valid. */
 	return generic_file_llseek_size(file, offset, whence, LLONG_MAX,
 					LLONG_MAX);
+}
+
+static int lfs_dir_release(struct inode *inode, struct file *file)
+{
+	lfs_cache_put(file->private_data);
+	return 0;
 }
 
 /* Directory changes live in the upper directory: make them durable there. */
@@ -521,4 +557,5 @@ const struct file_operations lfs_dir_operations = {
 	.iterate_shared	= lfs_iterate,
 	.llseek		= lfs_dir_llseek,
 	.fsync		= lfs_dir_fsync,
+	.release	= lfs_dir_release,
 };

@@ -48,7 +48,7 @@ void lfs_destroy_inode(struct inode *inode)
 	dput(oi->upper);
 	mutex_destroy(&oi->lock);
 	/* Lookup and readdir hold the inode: nobody reads the listing now. */
-	lfs_cache_free(oi->dcache);
+	lfs_cache_put(oi->dcache);
 }
 
 /* After an RCU grace period: path walk may have been reading oi->paths. */

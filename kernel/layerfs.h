@@ -292,7 +292,7 @@ struct lfs_dirent {
 
 struct lfs_dirent *lfs_dir_cache_find(struct inode *dir,
 				      const struct qstr *name, bool *listed);
-void lfs_cache_free(struct lfs_dir_cache *cache);
+void lfs_cache_put(struct lfs_dir_cache *cache);
 void lfs_dir_changed(struct inode *dir);
 int lfs_dir_is_empty(struct inode *dir);
 char **lfs_dir_names(struct inode *dir, unsigned int *nr);
