@@ -166,6 +166,8 @@ static bool lfs_collect_wh(struct dir_context *ctx, const char *name,
 /*
  * An upper directory whose merged view is empty may still hold whiteouts
  * (and overlay-style ones); remove them so it can be removed or replaced.
+ * The caller holds its parent locked, with the parent's whiteout of it
+ * written already: without its own whiteouts it still shows nothing.
  */
 static int lfs_clear_whiteouts(struct lfs_fs *ofs, struct dentry *udir)
 {
@@ -187,7 +189,7 @@ static int lfs_clear_whiteouts(struct lfs_fs *ofs, struct dentry *udir)
 	if (!err)
 		err = names.err;
 
-	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
+	inode_lock_nested(d_inode(udir), I_MUTEX_CHILD);
 	list_for_each_entry_safe(n, tmp, &names.list, list) {
 		struct dentry *d;
 
@@ -490,20 +492,21 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	if (err)
 		goto out_revert;
 	upper = lfs_upper(inode);
-	if (is_dir && upper) {
-		err = lfs_clear_whiteouts(ofs, upper);
-		if (err)
-			goto out_copy_up_unlock;
-	}
 
 	udir = lfs_upper(dir);
 	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
 	/*
 	 * The whiteout first: if it cannot be made (ENOSPC), nothing has
-	 * changed yet.  Beside the upper object it hides only lower layers.
+	 * changed yet.  Beside the upper object it hides only lower layers,
+	 * and from then on a directory's own whiteouts hide nothing more.
 	 */
 	if (visible) {
 		err = lfs_make_whiteout(ofs, udir, name);
+		if (err)
+			goto out_unlock;
+	}
+	if (is_dir && upper) {
+		err = lfs_clear_whiteouts(ofs, upper);
 		if (err)
 			goto out_unlock;
 	}
@@ -536,7 +539,6 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 out_unlock:
 	inode_unlock(d_inode(udir));
 	lfs_copyattr(dir);
-out_copy_up_unlock:
 	mutex_unlock(&LFS_I(inode)->lock);
 out_revert:
 	revert_creds(old_cred);
@@ -610,6 +612,9 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 				 lfs_copy_up(new);
 	if (!err && !exchange)
 		err = lfs_copy_up(new->d_parent);
+	/* So that the whiteout of its name, written first, hides nothing. */
+	if (!err && !exchange && tgt && new_vis && d_is_dir(old))
+		err = lfs_copy_up(new);
 	if (err)
 		goto out_revert;
 
@@ -619,11 +624,6 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 		if (err)
 			goto out_revert;
 		tgt_locked = true;
-	}
-	if (tgt && !exchange && d_is_dir(new) && lfs_upper(tgt)) {
-		err = lfs_clear_whiteouts(ofs, lfs_upper(tgt));
-		if (err)
-			goto out_tgt_unlock;
 	}
 
 	uold = lfs_upper(olddir);
@@ -664,25 +664,29 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	rd.flags = flags;
 
 	/*
-	 * What does not change the view comes before the move, so that a
-	 * failure (ENOSPC) leaves nothing moved: the whiteout of the old name
-	 * (beside its upper object it hides only lower layers), and the
-	 * opaque marker of a moved tree, which holds all it shows.
+	 * All that keeps lower layers out of view comes before the move, so
+	 * that a failure (ENOSPC) leaves nothing changed, and none of it
+	 * changes the view by itself: the whiteouts of both names (beside an
+	 * upper object a whiteout hides only lower layers; a replaced
+	 * directory shows nothing anyway), the opaque marker of a moved tree
+	 * (it holds all it shows), and only then the removal of a replaced
+	 * directory's own whiteouts.
 	 */
 	err = 0;
 	if (old_vis && (!exchange || d_is_dir(new)))
 		err = lfs_make_whiteout(ofs, uold, &old->d_name);
+	if (!err && new_vis && d_is_dir(old))
+		err = lfs_make_whiteout(ofs, unew, &new->d_name);
 	if (!err && src_tree)
 		err = lfs_make_opaque(ofs, oldd);
 	if (!err && tgt_tree)
 		err = lfs_make_opaque(ofs, newd);
+	if (!err && tgt && !exchange && d_is_dir(new) && d_is_positive(newd))
+		err = lfs_clear_whiteouts(ofs, newd);
 	if (!err)
 		err = vfs_rename(&rd);
 	if (err)
 		goto out_dput;
-	/* A directory moved over a lower name must not merge with it. */
-	if (new_vis && d_is_dir(old))
-		err = lfs_make_whiteout(ofs, unew, &new->d_name);
 
 	if (tgt && !exchange) {
 		if (d_is_dir(new))

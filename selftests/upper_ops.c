@@ -1049,7 +1049,7 @@ TEST_F(ns, names_no_whiteout_can_hide_are_refused_before_anything_changes)
 TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
 {
 	char tiny[PATH_MAX - 16], name[64];
-	int fd, n, err;
+	int fd, n, err, wh[2];
 
 	/* A tmpfs upper over ext4 layers: inode numbers collide there. */
 	SKIP_IF_OVERLAY("upper and lower on two filesystems, without xino");
@@ -1068,6 +1068,10 @@ TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
 	BOTH(
 		ASSERT_EQ(0, pwrite_pattern(P("small"), 10, 50, 81, 0));
 		ASSERT_EQ(0, mkdir(P("fill"), 0755));
+		/* empty in the merged view, whiteouts in the upper */
+		ASSERT_EQ(0, lfs_rm_rf(P("ldir/g")));
+		ASSERT_EQ(0, unlink(P("ldir/f")));
+		ASSERT_EQ(0, mkdir(P("emptyd"), 0755));
 	);
 	/* Holds the upper file's inode (and its count) past an unlink. */
 	fd = open(MNT("small"), O_RDONLY);
@@ -1083,6 +1087,18 @@ TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
 	EXPECT_EQ(ENOSPC, ERR(unlink(MNT("small"))));
 	EXPECT_EQ(ENOSPC, ERR(rename(MNT("small"), MNT("small2"))));
 	EXPECT_EQ(ENOSPC, ERR(rmdir(MNT("e"))));
+	/*
+	 * ldir's own whiteouts, held open so that removing them frees no
+	 * inode: the old order removed them, then failed on the parent's.
+	 */
+	wh[0] = open(UPPER("ldir/.wh.f"), O_RDONLY);
+	wh[1] = open(UPPER("ldir/.wh.g"), O_RDONLY);
+	ASSERT_LE(0, wh[0]);
+	ASSERT_LE(0, wh[1]);
+	EXPECT_EQ(ENOSPC, ERR(rmdir(MNT("ldir"))));
+	EXPECT_EQ(ENOSPC, ERR(rename(MNT("emptyd"), MNT("ldir"))));
+	ASSERT_EQ(0, close(wh[0]));
+	ASSERT_EQ(0, close(wh[1]));
 	ASSERT_EQ(0, close(fd));
 	/* Room for the next mount's probe of the work dir. */
 	for (int i = 0; i < 4 && i < n; i++) {
@@ -1094,6 +1110,7 @@ TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
 		ASSERT_EQ(0, lfs_rm_rf(P("fill")));
 		ASSERT_EQ(0, rename(P("small"), P("small2")));
 		ASSERT_EQ(0, rmdir(P("e")));
+		ASSERT_EQ(0, rename(P("emptyd"), P("ldir")));
 	);
 	CHECK_TREES();
 }
