@@ -82,6 +82,34 @@ static int lfs_make_whiteout(struct lfs_fs *ofs, struct dentry *udir,
 	return err;
 }
 
+/*
+ * Replace the overlay-style whiteout at @name in the upper directory @udir
+ * (locked) by ".wh.NAME", written first so that the name stays hidden
+ * whatever fails (a name too long for one loses its whiteout: the caller
+ * puts an opaque directory or a non-directory there).  Returns the
+ * negative dentry of @name, or an ERR_PTR.
+ */
+static struct dentry *lfs_ovl_to_oci_whiteout(struct lfs_fs *ofs,
+					      struct dentry *udir,
+					      const struct qstr *name)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	struct dentry *d;
+	int err;
+
+	err = lfs_wh_fits(name) ? lfs_make_whiteout(ofs, udir, name) : 0;
+	if (err)
+		return ERR_PTR(err);
+	d = lookup_one(idmap, name->name, udir, name->len);
+	if (IS_ERR(d) || !lfs_is_ovl_whiteout(d))
+		return d;
+	err = vfs_unlink(idmap, d_inode(udir), d, NULL);
+	dput(d);
+	if (err)
+		return ERR_PTR(err);
+	return lookup_one(idmap, name->name, udir, name->len);
+}
+
 /* Mark upper directory @udir opaque; takes its lock. */
 static int lfs_make_opaque(struct lfs_fs *ofs, struct dentry *udir)
 {
@@ -281,6 +309,7 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 	const struct cred *old_cred;
 	struct dentry *udir, *newd;
 	struct inode *inode;
+	bool ovl_wh = false;
 	int err;
 
 	if (lfs_is_wh_name(name->name, name->len))
@@ -298,16 +327,18 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 	err = PTR_ERR(newd);
 	if (IS_ERR(newd))
 		goto out_unlock;
-	/* An overlay-style whiteout in the upper layer makes way. */
+	/*
+	 * An overlay-style whiteout in the upper layer makes way for the
+	 * OCI one, which lfs_replace_whiteout() then handles: a directory
+	 * made there must not merge with what the whiteout hid.
+	 */
 	if (lfs_is_ovl_whiteout(newd)) {
-		err = vfs_unlink(idmap, d_inode(udir), newd, NULL);
 		dput(newd);
-		if (err)
-			goto out_unlock;
-		newd = lookup_one(idmap, name->name, udir, name->len);
+		newd = lfs_ovl_to_oci_whiteout(ofs, udir, name);
 		err = PTR_ERR(newd);
 		if (IS_ERR(newd))
 			goto out_unlock;
+		ovl_wh = true;
 	}
 	err = -EEXIST;
 	if (d_is_positive(newd))
@@ -331,6 +362,8 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 		goto out_dput;
 	}
 	err = lfs_replace_whiteout(ofs, udir, newd, name);
+	if (!err && ovl_wh && !lfs_wh_fits(name) && d_is_dir(newd))
+		err = lfs_make_opaque(ofs, newd);
 	if (err)
 		goto out_dput;
 
@@ -640,6 +673,14 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	err = PTR_ERR(newd);
 	if (IS_ERR(newd))
 		goto out_dput_old;
+	/* As in lfs_create_object(): an overlay-style whiteout makes way. */
+	if (!tgt && lfs_is_ovl_whiteout(newd)) {
+		dput(newd);
+		newd = lfs_ovl_to_oci_whiteout(ofs, unew, &new->d_name);
+		err = PTR_ERR(newd);
+		if (IS_ERR(newd))
+			goto out_dput_old;
+	}
 
 	/* Hard links share one upper dentry per inode: compare inodes. */
 	err = -ESTALE;

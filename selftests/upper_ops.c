@@ -1115,6 +1115,35 @@ TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
 	CHECK_TREES();
 }
 
+/*
+ * An upper directory written by overlayfs holds 0/0 devices as whiteouts.
+ * A directory made or moved where one hides a lower directory must not
+ * merge with it.  Before, mkdir replaced the device by a plain directory
+ * (the lower content came back once the new inode left the cache) and
+ * rename there failed with ESTALE.
+ */
+TEST_F(ns, overlay_whiteouts_in_the_upper_dir_make_way_safely)
+{
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	ASSERT_EQ(0, mknod(UPPER("tree"), S_IFCHR | 0600, makedev(0, 0)));
+	ASSERT_EQ(0, mknod(UPPER("ldir"), S_IFCHR | 0600, makedev(0, 0)));
+	ASSERT_EQ(0, mknod(UPPER("top"), S_IFCHR | 0600, makedev(0, 0)));
+	ASSERT_EQ(0, lfs_rm_rf(path_in(NS->model, "tree")));
+	ASSERT_EQ(0, lfs_rm_rf(path_in(NS->model, "ldir")));
+	ASSERT_EQ(0, unlink(path_in(NS->model, "top")));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+	BOTH(
+		ASSERT_EQ(ENOENT, lfs_lstat_errno(P("tree")));
+		ASSERT_EQ(0, mkdir(P("tree"), 0755));
+		ASSERT_EQ(0, mkdir(P("nd"), 0755));
+		ASSERT_EQ(0, rename(P("nd"), P("ldir")));
+		ASSERT_EQ(0, lfs_write_file(P("top"), "new", 3));
+	);
+	CHECK_TREES();
+}
+
 TEST_F(ns, wh_names_cannot_be_created)
 {
 	char proc[64], why[512];
