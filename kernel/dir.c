@@ -104,7 +104,7 @@ static struct lfs_dirent *lfs_cache_add(struct lfs_dir_cache *cache,
 {
 	struct lfs_dirent *e;
 
-	e = kmalloc(struct_size(e, name, len + 1), GFP_KERNEL);
+	e = kmalloc(struct_size(e, name, len + 1), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return NULL;
 	memcpy(e->name, name, len);
@@ -337,7 +337,7 @@ static int lfs_cache_push(struct lfs_dir_cache *cache, struct lfs_dirent *e)
 		struct lfs_dirent **ents;
 
 		ents = kvrealloc(cache->ents, array_size(cap, sizeof(*ents)),
-				 GFP_KERNEL);
+				 GFP_KERNEL_ACCOUNT);
 		if (!ents)
 			return -ENOMEM;
 		cache->ents = ents;
@@ -362,7 +362,7 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 	unsigned int i;
 	int err = 0;
 
-	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
+	cache = kzalloc(sizeof(*cache), GFP_KERNEL_ACCOUNT);
 	if (!cache)
 		return ERR_PTR(-ENOMEM);
 	refcount_set(&cache->ref, 1);
