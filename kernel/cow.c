@@ -1690,16 +1690,25 @@ int lfs_cow_write_inode(struct inode *inode, struct writeback_control *wbc)
 
 /* --- size changes and fallocate ---------------------------------------- */
 
-/* Called with i_rwsem held, before the upper file is resized. */
-int lfs_cow_setsize(struct inode *inode, loff_t size)
+/* Can the file be made @size long?  Called with i_rwsem held. */
+int lfs_cow_may_setsize(struct inode *inode, loff_t size)
+{
+	struct lfs_cow *cow = lfs_cow(inode);
+
+	return cow && size > lfs_cow_max_size(cow) ? -EFBIG : 0;
+}
+
+/*
+ * Called with i_rwsem held, once the upper file has @size: a failure to
+ * resize it leaves this inode, its page cache and its map as they were.
+ */
+void lfs_cow_setsize(struct inode *inode, loff_t size)
 {
 	struct lfs_cow *cow = lfs_cow(inode);
 	u32 g;
 
 	if (!cow)
-		return 0;
-	if (size > lfs_cow_max_size(cow))
-		return -EFBIG;
+		return;
 	truncate_setsize(inode, size);
 	g = (size + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
 	spin_lock(&cow->lock);
@@ -1710,7 +1719,6 @@ int lfs_cow_setsize(struct inode *inode, loff_t size)
 	lfs_map_cut(cow, g);
 	spin_unlock(&cow->lock);
 	mark_inode_dirty_sync(inode);
-	return 0;
 }
 
 long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
@@ -2091,6 +2099,15 @@ int lfs_cow_load(struct inode *inode, struct dentry *upper)
 	if (i_size_read(d_inode(upper)) > lfs_cow_max_size(cow)) {
 		why = "on a file longer than its granules can number";
 		goto broken;
+	}
+	/*
+	 * A shrinking truncate that reached the upper file but not the map
+	 * (a crash between them) still cut the origin's bytes off: grown
+	 * again, the file reads zeros there.
+	 */
+	if (i_size_read(d_inode(upper)) < cow->lower_valid) {
+		cow->lower_valid = i_size_read(d_inode(upper));
+		cow->dirty = true;
 	}
 
 	lower.layer = &ofs->layers[cow->origin_layer - 1];

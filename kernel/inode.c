@@ -185,12 +185,25 @@ int lfs_getattr(struct mnt_idmap *idmap, const struct path *path,
 	return 0;
 }
 
+static int lfs_upper_setattr(struct inode *inode, struct iattr *attr)
+{
+	struct dentry *upper = lfs_upper(inode);
+	int err;
+
+	inode_lock(d_inode(upper));
+	err = notify_change(mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt), upper,
+			    attr, NULL);
+	inode_unlock(d_inode(upper));
+	return err;
+}
+
 int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
+	struct iattr again = { .ia_valid = ATTR_SIZE };
 	const struct cred *old_cred;
-	struct dentry *upper;
+	bool resize;
 	int err;
 
 	err = setattr_prepare(&nop_mnt_idmap, dentry, attr);
@@ -209,16 +222,31 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	/* Truncating to nothing needs none of the old data. */
 	err = lfs_copy_up_flags(dentry, S_ISREG(inode->i_mode) &&
 				(attr->ia_valid & ATTR_SIZE) && !attr->ia_size);
-	if (!err && (attr->ia_valid & ATTR_SIZE) && lfs_is_partial(inode))
-		err = lfs_cow_setsize(inode, attr->ia_size);
-	if (!err) {
-		upper = lfs_upper(inode);
-		inode_lock(d_inode(upper));
-		err = notify_change(mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt),
-				    upper, attr, NULL);
-		inode_unlock(d_inode(upper));
-		lfs_copyattr(inode);
+	if (err)
+		goto out;
+	/*
+	 * A partial file's page cache and map change only once the upper
+	 * file has its new size: if that fails (EIO, an LSM, an append-only
+	 * upper file) the file reads as before.
+	 */
+	resize = (attr->ia_valid & ATTR_SIZE) && lfs_is_partial(inode);
+	again.ia_size = attr->ia_size;
+	if (resize)
+		err = lfs_cow_may_setsize(inode, again.ia_size);
+	if (!err)
+		err = lfs_upper_setattr(inode, attr);
+	if (!err && resize) {
+		lfs_cow_setsize(inode, again.ia_size);
+		/*
+		 * Writeback may have stored a folio past the new size
+		 * meanwhile (this inode still had the old one), growing the
+		 * upper file again; lfs_cow_setsize() waited for it.
+		 */
+		if (i_size_read(d_inode(lfs_upper(inode))) > again.ia_size)
+			err = lfs_upper_setattr(inode, &again);
 	}
+	lfs_copyattr(inode);
+out:
 	revert_creds(old_cred);
 	lfs_drop_write(dentry);
 	return err;
