@@ -298,6 +298,50 @@ static void lfs_create_end(struct dentry *dentry, const struct cred *old_cred)
 	lfs_drop_write(dentry);
 }
 
+/*
+ * Remove @made, which a create that then failed put at @name in the upper
+ * directory @udir (locked): it would show once the negative dentry left
+ * the cache.  Only an opaque marker can be in a directory made so.
+ */
+static void lfs_undo_create(struct lfs_fs *ofs, struct dentry *udir,
+			    const struct qstr *name, struct inode *made)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	struct dentry *d, *opq;
+	int err;
+
+	d = lookup_one(idmap, name->name, udir, name->len);
+	if (IS_ERR(d)) {
+		err = PTR_ERR(d);
+		goto out;
+	}
+	err = 0;
+	if (d_inode(d) != made) {
+		err = -ESTALE;
+	} else if (d_is_dir(d)) {
+		inode_lock_nested(made, I_MUTEX_CHILD);
+		opq = lookup_one(idmap, LAYERFS_WH_OPAQUE, d,
+				 sizeof(LAYERFS_WH_OPAQUE) - 1);
+		if (IS_ERR(opq)) {
+			err = PTR_ERR(opq);
+		} else {
+			if (d_is_positive(opq))
+				err = vfs_unlink(idmap, made, opq, NULL);
+			dput(opq);
+		}
+		inode_unlock(made);
+		if (!err)
+			err = vfs_rmdir(idmap, d_inode(udir), d);
+	} else {
+		err = vfs_unlink(idmap, d_inode(udir), d, NULL);
+	}
+	dput(d);
+out:
+	if (err)
+		pr_warn_ratelimited("layerfs: %pd/%.*s: cannot remove it after a failed create: %d\n",
+				    udir, name->len, name->name, err);
+}
+
 static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 			     umode_t mode, dev_t rdev, const char *link,
 			     struct dentry *hardlink)
@@ -359,29 +403,39 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 		goto out_dput;
 	if (d_unhashed(newd) || d_is_negative(newd)) {
 		err = -ESTALE;
-		goto out_dput;
+		goto out_undo;
 	}
-	err = lfs_replace_whiteout(ofs, udir, newd, name);
-	if (!err && ovl_wh && !lfs_wh_fits(name) && d_is_dir(newd))
-		err = lfs_make_opaque(ofs, newd);
-	if (err)
-		goto out_dput;
-
 	if (hardlink) {
 		inode = d_inode(hardlink);
 		ihold(inode);
-		lfs_copyattr(inode);
 	} else {
 		inode = lfs_iget(sb, dget(newd), NULL, 0);
 		if (IS_ERR(inode)) {
 			err = PTR_ERR(inode);
-			goto out_dput;
+			goto out_undo;
 		}
 	}
+	/* Last, so that nothing fails once the whiteout is gone. */
+	err = lfs_replace_whiteout(ofs, udir, newd, name);
+	if (!err && ovl_wh && !lfs_wh_fits(name) && d_is_dir(newd))
+		err = lfs_make_opaque(ofs, newd);
+	if (err) {
+		/* A new inode must not stay cached for an upper one gone. */
+		if (!hardlink)
+			clear_nlink(inode);
+		iput(inode);
+		goto out_undo;
+	}
+	if (hardlink)
+		lfs_copyattr(inode);
 	d_instantiate(dentry, inode);
 	lfs_dir_changed(dir);
 	lfs_copyattr(dir);
+	goto out_dput;
 
+out_undo:
+	if (d_is_positive(newd))
+		lfs_undo_create(ofs, udir, name, d_inode(newd));
 out_dput:
 	dput(newd);
 out_unlock:
