@@ -8,9 +8,13 @@
  * directory gets one too, so the lower one does not merge into it.
  *
  * Locking order: the VFS holds the layerfs directories' i_rwsem; below
- * them, copy-up (upper.c), then the upper directories' i_rwsem (one with
- * I_MUTEX_PARENT, or two through lock_rename()).  Lower layers are looked
- * at (lfs_lower_visible()) before any upper lock is taken.
+ * them, copy-up (upper.c) and the copy-up lock of a removed or replaced
+ * inode, then the upper directories' i_rwsem (one with I_MUTEX_PARENT, or
+ * two through lock_rename(): the work directory is the second when a
+ * directory is removed through it), then a directory being emptied of its
+ * whiteouts (I_MUTEX_CHILD).  Lower layers are looked at
+ * (lfs_lower_visible()), and whiteouts collected, before any upper lock is
+ * taken.
  */
 
 #include <linux/backing-file.h>
@@ -161,8 +165,14 @@ static int lfs_replace_whiteout(struct lfs_fs *ofs, struct dentry *udir,
 struct lfs_names {
 	struct dir_context ctx;
 	struct list_head list;
+	unsigned int seen;
 	int err;
 };
+
+#define LFS_NAMES_INIT(n) {					\
+	.ctx.actor = lfs_collect_wh,				\
+	.list = LIST_HEAD_INIT((n).list),			\
+}
 
 struct lfs_name {
 	struct list_head list;
@@ -176,6 +186,9 @@ static bool lfs_collect_wh(struct dir_context *ctx, const char *name,
 	struct lfs_names *names = container_of(ctx, struct lfs_names, ctx);
 	struct lfs_name *n;
 
+	names->seen++;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return true;
 	if (!lfs_is_wh_name(name, len) &&
 	    type != DT_CHR && type != DT_UNKNOWN)
 		return true;
@@ -191,51 +204,69 @@ static bool lfs_collect_wh(struct dir_context *ctx, const char *name,
 	return true;
 }
 
+static void lfs_names_free(struct lfs_names *names)
+{
+	struct lfs_name *n, *tmp;
+
+	list_for_each_entry_safe(n, tmp, &names->list, list)
+		kfree(n);
+	INIT_LIST_HEAD(&names->list);
+}
+
 /*
  * An upper directory whose merged view is empty may still hold whiteouts
- * (and overlay-style ones); remove them so it can be removed or replaced.
- * The caller holds its parent locked, with the parent's whiteout of it
- * written already: without its own whiteouts it still shows nothing.
+ * (and overlay-style ones), which must go before it can be removed or
+ * replaced.  Collect their names while no upper directory is locked
+ * (opening @udir can wait for an fsnotify permission listener); the
+ * caller's lock on the layerfs directory keeps them from changing.  Some
+ * filesystems (FUSE) return a page of entries per call: read until a
+ * pass finds none.
  */
-static int lfs_clear_whiteouts(struct lfs_fs *ofs, struct dentry *udir)
+static int lfs_collect_whiteouts(struct lfs_fs *ofs, struct dentry *udir,
+				 struct lfs_names *names)
 {
-	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
 	struct path path = { .mnt = ofs->upper_mnt, .dentry = udir };
-	struct lfs_names names = {
-		.ctx.actor = lfs_collect_wh,
-		.list = LIST_HEAD_INIT(names.list),
-	};
-	struct lfs_name *n, *tmp;
 	struct file *file;
 	int err;
 
 	file = dentry_open(&path, O_RDONLY | O_DIRECTORY, current_cred());
 	if (IS_ERR(file))
 		return PTR_ERR(file);
-	err = iterate_dir(file, &names.ctx);
+	do {
+		names->seen = 0;
+		err = iterate_dir(file, &names->ctx);
+	} while (!err && !names->err && names->seen);
 	fput(file);
-	if (!err)
-		err = names.err;
+	return err ?: names->err;
+}
+
+/*
+ * Remove the whiteouts lfs_collect_whiteouts() found in @udir.  The caller
+ * holds its parent locked, with the parent's whiteout of it written
+ * already, or moved it into the work directory: without its own whiteouts
+ * it shows nothing either way.
+ */
+static int lfs_unlink_whiteouts(struct lfs_fs *ofs, struct dentry *udir,
+				struct lfs_names *names)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	struct lfs_name *n;
+	struct dentry *d;
+	int err = 0;
 
 	inode_lock_nested(d_inode(udir), I_MUTEX_CHILD);
-	list_for_each_entry_safe(n, tmp, &names.list, list) {
-		struct dentry *d;
-
-		list_del(&n->list);
-		if (!err) {
-			d = lookup_one(idmap, n->name, udir, n->len);
-			if (IS_ERR(d)) {
-				err = PTR_ERR(d);
-			} else {
-				if (d_is_positive(d) &&
-				    (lfs_is_wh_name(n->name, n->len) ||
-				     lfs_is_ovl_whiteout(d)))
-					err = vfs_unlink(idmap, d_inode(udir), d,
-							 NULL);
-				dput(d);
-			}
+	list_for_each_entry(n, &names->list, list) {
+		d = lookup_one(idmap, n->name, udir, n->len);
+		if (IS_ERR(d)) {
+			err = PTR_ERR(d);
+			break;
 		}
-		kfree(n);
+		if (d_is_positive(d) &&
+		    (lfs_is_wh_name(n->name, n->len) || lfs_is_ovl_whiteout(d)))
+			err = vfs_unlink(idmap, d_inode(udir), d, NULL);
+		dput(d);
+		if (err)
+			break;
 	}
 	inode_unlock(d_inode(udir));
 	return err;
@@ -548,10 +579,12 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	struct lfs_fs *ofs = LFS_FS(sb);
 	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
 	const struct qstr *name = &dentry->d_name;
+	struct lfs_names names = LFS_NAMES_INIT(names);
 	struct inode *inode = d_inode(dentry);
 	const struct cred *old_cred;
-	struct dentry *udir, *upper, *d;
+	struct dentry *udir, *upper, *d, *trap;
 	int err, visible;
+	bool via_work;
 
 	if (is_dir) {
 		err = lfs_dir_is_empty(inode);
@@ -579,25 +612,36 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	if (err)
 		goto out_revert;
 	upper = lfs_upper(inode);
-
+	if (is_dir && upper) {
+		err = lfs_collect_whiteouts(ofs, upper, &names);
+		if (err)
+			goto out_mutex;
+	}
+	/*
+	 * A directory with whiteouts leaves its name first, for the work
+	 * directory, and is emptied there.  Emptied in place, a removal that
+	 * then failed (EPERM, EIO) would leave it showing, to its inode,
+	 * the lower entries those whiteouts hid.
+	 */
+	via_work = !list_empty(&names.list);
 	udir = lfs_upper(dir);
-	inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
+	if (via_work) {
+		trap = lock_rename(ofs->workdir, udir);
+		if (IS_ERR(trap)) {
+			err = PTR_ERR(trap);
+			goto out_mutex;
+		}
+		err = trap ? -EIO : 0;
+	} else {
+		inode_lock_nested(d_inode(udir), I_MUTEX_PARENT);
+	}
 	/*
 	 * The whiteout first: if it cannot be made (ENOSPC), nothing has
-	 * changed yet.  Beside the upper object it hides only lower layers,
-	 * and from then on a directory's own whiteouts hide nothing more.
+	 * changed yet.  Beside the upper object it hides only lower layers.
 	 */
-	if (visible) {
+	if (!err && visible)
 		err = lfs_make_whiteout(ofs, udir, name);
-		if (err)
-			goto out_unlock;
-	}
-	if (is_dir && upper) {
-		err = lfs_clear_whiteouts(ofs, upper);
-		if (err)
-			goto out_unlock;
-	}
-	if (upper) {
+	if (!err && upper) {
 		d = lookup_one(idmap, name->name, udir, name->len);
 		err = PTR_ERR(d);
 		if (IS_ERR(d))
@@ -605,13 +649,13 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 		/* Hard links share @upper: compare the inodes. */
 		if (d_inode(d) != d_inode(upper))
 			err = -ESTALE;
+		else if (via_work)
+			err = lfs_move_to_work(ofs, udir, d);
 		else if (is_dir)
 			err = vfs_rmdir(idmap, d_inode(udir), d);
 		else
 			err = vfs_unlink(idmap, d_inode(udir), d, NULL);
 		dput(d);
-		if (err)
-			goto out_unlock;
 	}
 	if (!err) {
 		if (is_dir)
@@ -624,9 +668,24 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 		d_drop(dentry);
 	}
 out_unlock:
-	inode_unlock(d_inode(udir));
+	if (via_work)
+		unlock_rename(ofs->workdir, udir);
+	else
+		inode_unlock(d_inode(udir));
 	lfs_copyattr(dir);
+	/* The name is gone: what fails now stays in the work directory. */
+	if (via_work && !err) {
+		int err2 = lfs_unlink_whiteouts(ofs, upper, &names);
+
+		if (!err2)
+			err2 = lfs_cleanup_temp(ofs, upper);
+		if (err2)
+			pr_warn_ratelimited("layerfs: cannot remove %pd from the work directory: %d\n",
+					    upper, err2);
+	}
+out_mutex:
 	mutex_unlock(&LFS_I(inode)->lock);
+	lfs_names_free(&names);
 out_revert:
 	revert_creds(old_cred);
 	lfs_drop_write(dentry);
@@ -653,6 +712,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	bool exchange = flags & RENAME_EXCHANGE;
 	struct inode *src = d_inode(old), *tgt = d_inode(new);
 	struct dentry *uold, *unew, *oldd, *newd, *trap;
+	struct lfs_names names = LFS_NAMES_INIT(names);
 	struct renamedata rd = {};
 	const struct cred *old_cred;
 	bool src_tree, tgt_tree, tgt_locked = false;
@@ -711,6 +771,12 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 		if (err)
 			goto out_revert;
 		tgt_locked = true;
+		if (d_is_dir(new) && lfs_upper(tgt)) {
+			err = lfs_collect_whiteouts(ofs, lfs_upper(tgt),
+						    &names);
+			if (err)
+				goto out_tgt_unlock;
+		}
 	}
 
 	uold = lfs_upper(olddir);
@@ -777,7 +843,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	if (!err && tgt_tree)
 		err = lfs_make_opaque(ofs, newd);
 	if (!err && tgt && !exchange && d_is_dir(new) && d_is_positive(newd))
-		err = lfs_clear_whiteouts(ofs, newd);
+		err = lfs_unlink_whiteouts(ofs, newd, &names);
 	if (!err)
 		err = vfs_rename(&rd);
 	if (err)
@@ -807,6 +873,7 @@ out_unlock:
 out_tgt_unlock:
 	if (tgt_locked)
 		mutex_unlock(&LFS_I(tgt)->lock);
+	lfs_names_free(&names);
 out_revert:
 	revert_creds(old_cred);
 	lfs_drop_write(old);

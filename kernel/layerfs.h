@@ -325,6 +325,9 @@ int lfs_copy_up(struct dentry *dentry);
 int lfs_copy_up_flags(struct dentry *dentry, bool no_data);
 int lfs_copy_up_tree(struct dentry *dentry, bool locked);
 void lfs_set_upper(struct inode *inode, struct dentry *upper);
+int lfs_move_to_work(struct lfs_fs *ofs, struct dentry *udir,
+		     struct dentry *d);
+int lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp);
 int lfs_want_write(struct dentry *dentry);
 void lfs_drop_write(struct dentry *dentry);
 

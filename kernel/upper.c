@@ -59,6 +59,15 @@ static struct mnt_idmap *lfs_upper_idmap(struct lfs_fs *ofs)
 
 /* --- the work directory ------------------------------------------------ */
 
+#define LFS_TEMP_NAME_MAX 32
+
+/* A name in the work directory that no other object of this mount has. */
+static void lfs_temp_name(struct lfs_fs *ofs, char name[LFS_TEMP_NAME_MAX])
+{
+	snprintf(name, LFS_TEMP_NAME_MAX, "#lfs-%llx-%x", ofs->tmp_id,
+		 atomic_inc_return(&ofs->tmp_next));
+}
+
 /*
  * Create a temporary object in the work directory.  Returns it, or an
  * ERR_PTR.  @link is the target of a symlink.
@@ -69,11 +78,10 @@ static struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode,
 	struct inode *wdir = d_inode(ofs->workdir);
 	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
 	struct dentry *tmp;
-	char name[32];
+	char name[LFS_TEMP_NAME_MAX];
 	int err;
 
-	snprintf(name, sizeof(name), "#lfs-%llx-%x", ofs->tmp_id,
-		 atomic_inc_return(&ofs->tmp_next));
+	lfs_temp_name(ofs, name);
 	inode_lock_nested(wdir, I_MUTEX_PARENT);
 	tmp = lookup_one(idmap, name, ofs->workdir, strlen(name));
 	if (IS_ERR(tmp))
@@ -112,18 +120,49 @@ out:
 	return tmp;
 }
 
-static void lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp)
+int lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp)
 {
 	struct inode *wdir = d_inode(ofs->workdir);
+	int err = -EIO;
 
 	inode_lock_nested(wdir, I_MUTEX_PARENT);
 	if (tmp->d_parent == ofs->workdir && d_is_positive(tmp)) {
 		if (d_is_dir(tmp))
-			vfs_rmdir(lfs_upper_idmap(ofs), wdir, tmp);
+			err = vfs_rmdir(lfs_upper_idmap(ofs), wdir, tmp);
 		else
-			vfs_unlink(lfs_upper_idmap(ofs), wdir, tmp, NULL);
+			err = vfs_unlink(lfs_upper_idmap(ofs), wdir, tmp, NULL);
 	}
 	inode_unlock(wdir);
+	return err;
+}
+
+/*
+ * Move @d, a directory in the upper directory @udir, into the work
+ * directory, to be emptied and removed there (lfs_cleanup_temp()): its
+ * name goes at once, and whatever fails later leaves nothing in view.  The
+ * caller holds lock_rename(ofs->workdir, @udir).
+ */
+int lfs_move_to_work(struct lfs_fs *ofs, struct dentry *udir,
+		     struct dentry *d)
+{
+	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
+	struct renamedata rd = {
+		.old_mnt_idmap = idmap,
+		.old_dir = d_inode(udir),
+		.old_dentry = d,
+		.new_mnt_idmap = idmap,
+		.new_dir = d_inode(ofs->workdir),
+	};
+	char name[LFS_TEMP_NAME_MAX];
+	int err;
+
+	lfs_temp_name(ofs, name);
+	rd.new_dentry = lookup_one(idmap, name, ofs->workdir, strlen(name));
+	if (IS_ERR(rd.new_dentry))
+		return PTR_ERR(rd.new_dentry);
+	err = d_is_positive(rd.new_dentry) ? -EEXIST : vfs_rename(&rd);
+	dput(rd.new_dentry);
+	return err;
 }
 
 /* --- mount-time setup ----------------------------------------------------- */

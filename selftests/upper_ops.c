@@ -23,9 +23,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/falloc.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -1123,6 +1125,52 @@ TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
 		ASSERT_EQ(0, rmdir(P("e")));
 		ASSERT_EQ(0, rename(P("emptyd"), P("ldir")));
 	);
+	CHECK_TREES();
+}
+
+/* Set or clear @flag (FS_*_FL) on @path; an errno, 0 if done. */
+static int set_inode_flag(const char *path, int flag, bool on)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK), flags, err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags)) {
+		err = errno;
+	} else {
+		flags = on ? flags | flag : flags & ~flag;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &flags))
+			err = errno;
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * A directory whose removal the upper filesystem refuses (its upper parent
+ * is append-only) keeps hiding what its whiteouts hid.  Before, its own
+ * whiteouts went first, then rmdir failed with EPERM, and the lower
+ * entries they had hidden showed again in it until its inode left the
+ * cache.
+ */
+TEST_F(ns, a_directory_whose_removal_fails_keeps_hiding_deleted_entries)
+{
+	int err;
+
+	BOTH(
+		ASSERT_EQ(0, unlink(P("ldir/f")));
+		ASSERT_EQ(0, lfs_rm_rf(P("ldir/g")));
+	);
+	err = set_inode_flag(NS->u.upper, FS_APPEND_FL, true);
+	if (err == EOPNOTSUPP || err == ENOTTY)
+		SKIP(return, "no append-only directories on the upper filesystem");
+	ASSERT_EQ(0, err);
+	EXPECT_EQ(EPERM, ERR(rmdir(MNT("ldir"))));
+	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/f")));
+	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/g")));
+	ASSERT_EQ(0, set_inode_flag(NS->u.upper, FS_APPEND_FL, false));
+	CHECK_TREES();
+	BOTH(ASSERT_EQ(0, rmdir(P("ldir"))));
 	CHECK_TREES();
 }
 
