@@ -1849,8 +1849,9 @@ static int lfs_cow_open_files(struct lfs_fs *ofs, struct lfs_cow *cow,
 
 /*
  * Prepare the partial state of a file being copied up for writing: record
- * the origin and write an empty map on the temporary upper file @tmp (not
- * yet linked into place).  Returns the state to attach after install.
+ * the origin, write an empty map on the temporary upper file @tmp (not yet
+ * linked into place) and open both files, so that nothing is left to fail
+ * once @tmp is installed.  Returns the state to attach after install.
  */
 struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 				const struct lfs_path *lower,
@@ -1892,10 +1893,11 @@ struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 	err = vfs_setxattr(mnt_idmap(ofs->upper_mnt), tmp, LAYERFS_XATTR_MAP,
 			   map, size, 0);
 	kvfree(map);
+	/* The files follow @tmp when it is renamed or unlinked. */
+	if (!err)
+		err = lfs_cow_open_files(ofs, cow, tmp, lower);
 	if (err)
 		goto out_free;
-	atomic64_inc(&ofs->cow_files);
-	atomic64_add(stat->size, &ofs->cow_whole_bytes);
 	return cow;
 
 out_free:
@@ -1903,18 +1905,14 @@ out_free:
 	return ERR_PTR(err);
 }
 
-/* The copy-up installed @upper: open the files and publish the state. */
-int lfs_cow_start(struct inode *inode, struct lfs_cow *cow,
-		  struct dentry *upper, const struct lfs_path *lower)
+/* The copy-up installed the upper file: publish the state. */
+void lfs_cow_start(struct inode *inode, struct lfs_cow *cow)
 {
-	int err = lfs_cow_open_files(LFS_FS(inode->i_sb), cow, upper, lower);
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
 
-	if (err) {
-		lfs_cow_free(cow);
-		return err;
-	}
+	atomic64_inc(&ofs->cow_files);
+	atomic64_add(cow->origin_size, &ofs->cow_whole_bytes);
 	lfs_cow_attach(inode, cow);
-	return 0;
 }
 
 /* Version 1's runs: fixed size, checked to be in order. */

@@ -346,8 +346,7 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
 struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 				const struct lfs_path *lower,
 				const struct kstat *stat);
-int lfs_cow_start(struct inode *inode, struct lfs_cow *cow,
-		  struct dentry *upper, const struct lfs_path *lower);
+void lfs_cow_start(struct inode *inode, struct lfs_cow *cow);
 int lfs_cow_load(struct inode *inode, struct dentry *upper);
 
 /* xattr.c */

@@ -613,14 +613,8 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 		goto out_unlock;
 	}
 	dput(tmp);
-	if (cow) {
-		err = lfs_cow_start(inode, cow, upper, &lower);
-		if (err) {
-			/* Installed but unusable: the next lookup loads it. */
-			dput(upper);
-			goto out_unlock;
-		}
-	}
+	if (cow)
+		lfs_cow_start(inode, cow);
 	lfs_set_upper(inode, upper);
 	if (!S_ISDIR(stat.mode))
 		lfs_inode_rehash(inode, upper);
