@@ -715,7 +715,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	struct lfs_names names = LFS_NAMES_INIT(names);
 	struct renamedata rd = {};
 	const struct cred *old_cred;
-	bool src_tree, tgt_tree, tgt_locked = false;
+	bool src_tree, tgt_tree, wh_old, wh_new;
 	int err, old_vis, new_vis;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -734,15 +734,18 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	old_vis = lfs_lower_visible(olddir, &old->d_name);
 	new_vis = lfs_lower_visible(newdir, &new->d_name);
 	err = old_vis < 0 ? old_vis : new_vis < 0 ? new_vis : 0;
-	/*
-	 * The whiteouts written after the move below must fit (the same
-	 * conditions); refuse before anything moves.
-	 */
-	if (!err && ((old_vis && (!exchange || d_is_dir(new)) &&
-		      !lfs_wh_fits(&old->d_name)) ||
-		     (new_vis && d_is_dir(old) && !lfs_wh_fits(&new->d_name))))
-		err = -ENAMETOOLONG;
 	if (err)
+		goto out_revert;
+	/*
+	 * The whiteouts the move needs: the old name's, unless a
+	 * non-directory takes its place, and the new name's under a moved
+	 * directory.  They must fit; refuse before anything moves.
+	 */
+	wh_old = old_vis && (!exchange || d_is_dir(new));
+	wh_new = new_vis && d_is_dir(old);
+	err = -ENAMETOOLONG;
+	if ((wh_old && !lfs_wh_fits(&old->d_name)) ||
+	    (wh_new && !lfs_wh_fits(&new->d_name)))
 		goto out_revert;
 	/*
 	 * A directory that merges lower content moves in the upper layer
@@ -760,7 +763,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	if (!err && !exchange)
 		err = lfs_copy_up(new->d_parent);
 	/* So that the whiteout of its name, written first, hides nothing. */
-	if (!err && !exchange && tgt && new_vis && d_is_dir(old))
+	if (!err && !exchange && tgt && wh_new)
 		err = lfs_copy_up(new);
 	if (err)
 		goto out_revert;
@@ -770,7 +773,6 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 		err = mutex_lock_killable(&LFS_I(tgt)->lock);
 		if (err)
 			goto out_revert;
-		tgt_locked = true;
 		if (d_is_dir(new) && lfs_upper(tgt)) {
 			err = lfs_collect_whiteouts(ofs, lfs_upper(tgt),
 						    &names);
@@ -834,9 +836,9 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	 * directory's own whiteouts.
 	 */
 	err = 0;
-	if (old_vis && (!exchange || d_is_dir(new)))
+	if (wh_old)
 		err = lfs_make_whiteout(ofs, uold, &old->d_name);
-	if (!err && new_vis && d_is_dir(old))
+	if (!err && wh_new)
 		err = lfs_make_whiteout(ofs, unew, &new->d_name);
 	if (!err && src_tree)
 		err = lfs_make_opaque(ofs, oldd);
@@ -871,7 +873,8 @@ out_unlock:
 	if (newdir != olddir)
 		lfs_copyattr(newdir);
 out_tgt_unlock:
-	if (tgt_locked)
+	/* Every jump here comes after the lock was taken. */
+	if (tgt && !exchange)
 		mutex_unlock(&LFS_I(tgt)->lock);
 	lfs_names_free(&names);
 out_revert:
