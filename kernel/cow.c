@@ -40,7 +40,9 @@
  * invalidate_lock under i_rwsem and writes the upper file under it, as a
  * fault holds it (shared) while reading the upper file; where it writes
  * granules not present yet it takes fill_mutex too, inside the
- * invalidate_lock: i_rwsem -> invalidate_lock -> fill_mutex.
+ * invalidate_lock: i_rwsem -> invalidate_lock -> fill_mutex.  Writes to
+ * the upper file (a fill, writeback) and a truncate cutting it again
+ * (lfs_cow_setsize()) take its i_rwsem under fill_mutex.
  */
 
 #include <linux/blkdev.h>
@@ -1699,18 +1701,29 @@ int lfs_cow_may_setsize(struct inode *inode, loff_t size)
 }
 
 /*
- * Called with i_rwsem held, once the upper file has @size: a failure to
- * resize it leaves this inode, its page cache and its map as they were.
+ * Called with i_rwsem held, once the upper file has @size (a failure to
+ * resize it leaves this inode, its page cache and its map as they were).
+ * Returns an error only if the upper file could not be cut again.
  */
-void lfs_cow_setsize(struct inode *inode, loff_t size)
+int lfs_cow_setsize(struct inode *inode, loff_t size)
 {
 	struct lfs_cow *cow = lfs_cow(inode);
+	struct dentry *upper;
+	struct iattr ia = { .ia_valid = ATTR_SIZE, .ia_size = size };
+	int err = 0;
 	u32 g;
 
 	if (!cow)
-		return;
+		return 0;
 	truncate_setsize(inode, size);
 	g = (size + ((loff_t)1 << cow->shift) - 1) >> cow->shift;
+	/*
+	 * A fill that began before the new size was set (writeback of a
+	 * folio below it, a coarsening of the map) copies its granules of
+	 * the origin up to the old size, growing the upper file again.  With
+	 * fills held off, cut the map, and the upper file once more.
+	 */
+	mutex_lock(&cow->fill_mutex);
 	spin_lock(&cow->lock);
 	if (size < cow->lower_valid) {
 		cow->lower_valid = size;
@@ -1718,7 +1731,16 @@ void lfs_cow_setsize(struct inode *inode, loff_t size)
 	}
 	lfs_map_cut(cow, g);
 	spin_unlock(&cow->lock);
+	upper = file_dentry(cow->upper);
+	if (i_size_read(d_inode(upper)) > size) {
+		inode_lock(d_inode(upper));
+		err = notify_change(file_mnt_idmap(cow->upper), upper, &ia,
+				    NULL);
+		inode_unlock(d_inode(upper));
+	}
+	mutex_unlock(&cow->fill_mutex);
 	mark_inode_dirty_sync(inode);
+	return err;
 }
 
 long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)

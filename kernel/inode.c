@@ -201,8 +201,8 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
-	struct iattr again = { .ia_valid = ATTR_SIZE };
 	const struct cred *old_cred;
+	loff_t size = attr->ia_size, usize;
 	bool resize;
 	int err;
 
@@ -221,29 +221,32 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	old_cred = lfs_override_creds(inode->i_sb);
 	/* Truncating to nothing needs none of the old data. */
 	err = lfs_copy_up_flags(dentry, S_ISREG(inode->i_mode) &&
-				(attr->ia_valid & ATTR_SIZE) && !attr->ia_size);
+				(attr->ia_valid & ATTR_SIZE) && !size);
 	if (err)
 		goto out;
 	/*
 	 * A partial file's page cache and map change only once the upper
-	 * file has its new size: if that fails (EIO, an LSM, an append-only
-	 * upper file) the file reads as before.
+	 * file has its new size: if the upper filesystem refuses it (EIO, a
+	 * security module, ext4 and an immutable file) the file reads as
+	 * before.
 	 */
 	resize = (attr->ia_valid & ATTR_SIZE) && lfs_is_partial(inode);
-	again.ia_size = attr->ia_size;
 	if (resize)
-		err = lfs_cow_may_setsize(inode, again.ia_size);
-	if (!err)
-		err = lfs_upper_setattr(inode, attr);
-	if (!err && resize) {
-		lfs_cow_setsize(inode, again.ia_size);
-		/*
-		 * Writeback may have stored a folio past the new size
-		 * meanwhile (this inode still had the old one), growing the
-		 * upper file again; lfs_cow_setsize() waited for it.
-		 */
-		if (i_size_read(d_inode(lfs_upper(inode))) > again.ia_size)
-			err = lfs_upper_setattr(inode, &again);
+		err = lfs_cow_may_setsize(inode, size);
+	if (err)
+		goto out;
+	usize = i_size_read(d_inode(lfs_upper(inode)));
+	err = lfs_upper_setattr(inode, attr);
+	/*
+	 * ext4 can fail after the upper file took the size (the ACL of the
+	 * mode change that drops S_ISUID): follow it, and report the error.
+	 */
+	if (resize && (!err ||
+		       (usize != size &&
+			i_size_read(d_inode(lfs_upper(inode))) == size))) {
+		int err2 = lfs_cow_setsize(inode, size);
+
+		err = err ?: err2;
 	}
 	lfs_copyattr(inode);
 out:

@@ -341,7 +341,7 @@ void lfs_cow_discard(struct lfs_cow *cow);
 int lfs_cow_fsync(struct file *file, loff_t start, loff_t end, int datasync);
 int lfs_cow_write_inode(struct inode *inode, struct writeback_control *wbc);
 int lfs_cow_may_setsize(struct inode *inode, loff_t size);
-void lfs_cow_setsize(struct inode *inode, loff_t size);
+int lfs_cow_setsize(struct inode *inode, loff_t size);
 long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
 struct lfs_cow *lfs_cow_prepare(struct super_block *sb, struct dentry *tmp,
 				const struct lfs_path *lower,
