@@ -89,9 +89,10 @@ static int lfs_make_whiteout(struct lfs_fs *ofs, struct dentry *udir,
 /*
  * Replace the overlay-style whiteout at @name in the upper directory @udir
  * (locked) by ".wh.NAME", written first so that the name stays hidden
- * whatever fails (a name too long for one loses its whiteout: the caller
- * puts an opaque directory or a non-directory there).  Returns the
- * negative dentry of @name, or an ERR_PTR.
+ * whatever fails.  A name too long for one gets ENAMETOOLONG, as removing
+ * it would: once the device is gone, nothing would hide the lower object
+ * if what the caller puts there failed.  Returns the negative dentry of
+ * @name, or an ERR_PTR.
  */
 static struct dentry *lfs_ovl_to_oci_whiteout(struct lfs_fs *ofs,
 					      struct dentry *udir,
@@ -101,7 +102,7 @@ static struct dentry *lfs_ovl_to_oci_whiteout(struct lfs_fs *ofs,
 	struct dentry *d;
 	int err;
 
-	err = lfs_wh_fits(name) ? lfs_make_whiteout(ofs, udir, name) : 0;
+	err = lfs_make_whiteout(ofs, udir, name);
 	if (err)
 		return ERR_PTR(err);
 	d = lookup_one(idmap, name->name, udir, name->len);
@@ -384,7 +385,6 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 	const struct cred *old_cred;
 	struct dentry *udir, *newd;
 	struct inode *inode;
-	bool ovl_wh = false;
 	int err;
 
 	if (lfs_is_wh_name(name->name, name->len))
@@ -413,7 +413,6 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 		err = PTR_ERR(newd);
 		if (IS_ERR(newd))
 			goto out_unlock;
-		ovl_wh = true;
 	}
 	err = -EEXIST;
 	if (d_is_positive(newd))
@@ -432,9 +431,16 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 		err = vfs_mknod(idmap, d_inode(udir), newd, mode, rdev);
 	if (err)
 		goto out_dput;
+	/* Some filesystems leave the dentry unhashed: look it up again. */
 	if (d_unhashed(newd) || d_is_negative(newd)) {
+		dput(newd);
+		newd = lookup_one(idmap, name->name, udir, name->len);
+		err = PTR_ERR(newd);
+		if (IS_ERR(newd))
+			goto out_unlock;
 		err = -ESTALE;
-		goto out_undo;
+		if (d_is_negative(newd))
+			goto out_dput;
 	}
 	if (hardlink) {
 		inode = d_inode(hardlink);
@@ -448,8 +454,6 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 	}
 	/* Last, so that nothing fails once the whiteout is gone. */
 	err = lfs_replace_whiteout(ofs, udir, newd, name);
-	if (!err && ovl_wh && !lfs_wh_fits(name) && d_is_dir(newd))
-		err = lfs_make_opaque(ofs, newd);
 	if (err) {
 		/* A new inode must not stay cached for an upper one gone. */
 		if (!hardlink)
@@ -465,8 +469,7 @@ static int lfs_create_object(struct inode *dir, struct dentry *dentry,
 	goto out_dput;
 
 out_undo:
-	if (d_is_positive(newd))
-		lfs_undo_create(ofs, udir, name, d_inode(newd));
+	lfs_undo_create(ofs, udir, name, d_inode(newd));
 out_dput:
 	dput(newd);
 out_unlock:
