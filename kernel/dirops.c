@@ -10,9 +10,9 @@
  * Locking order: the VFS holds the layerfs directories' i_rwsem; below
  * them, copy-up (upper.c) and the copy-up lock of a removed or replaced
  * inode, then the upper directories' i_rwsem (one with I_MUTEX_PARENT, or
- * two through lock_rename(): the work directory is the second when a
- * directory is removed through it), then a directory being emptied of its
- * whiteouts (I_MUTEX_CHILD).  Lower layers are looked at
+ * two through lock_rename(), which for a directory removed through the
+ * work directory takes the work directory first), then a directory being
+ * emptied of its whiteouts (I_MUTEX_CHILD).  Lower layers are looked at
  * (lfs_lower_visible()), and whiteouts collected, before any upper lock is
  * taken.
  */
@@ -271,6 +271,94 @@ static int lfs_unlink_whiteouts(struct lfs_fs *ofs, struct dentry *udir,
 	}
 	inode_unlock(d_inode(udir));
 	return err;
+}
+
+/*
+ * Empty and remove @d, a directory moved or made in the work directory, of
+ * the whiteouts in @names (collected here if NULL).  It is out of view: a
+ * failure is only logged.
+ */
+static void lfs_remove_work_dir(struct lfs_fs *ofs, struct dentry *d,
+				struct lfs_names *names)
+{
+	struct lfs_names own = LFS_NAMES_INIT(own);
+	int err = 0;
+
+	if (!names) {
+		names = &own;
+		err = lfs_collect_whiteouts(ofs, d, names);
+	}
+	if (!err)
+		err = lfs_unlink_whiteouts(ofs, d, names);
+	if (!err)
+		err = lfs_cleanup_temp(ofs, d);
+	lfs_names_free(&own);
+	if (err)
+		pr_warn_ratelimited("layerfs: cannot remove %pd from the work directory: %d\n",
+				    d, err);
+}
+
+/*
+ * Put an empty directory with the owner, mode, times and extended
+ * attributes of @d in its place, and @d, an upper directory in @udir that
+ * holds whiteouts but shows nothing, in the work directory, with one
+ * RENAME_EXCHANGE, as overlayfs does before a rename replaces a directory:
+ * if the rename then fails, the directory left there shows the same as
+ * @d, where @d emptied in place would show what its whiteouts hid.  With
+ * @wh, the whiteout of @name is written first, so that the new directory
+ * does not merge with a lower one either.  The caller holds no upper lock.
+ * Returns the new directory's dentry, or an ERR_PTR.
+ */
+static struct dentry *lfs_swap_empty_dir(struct lfs_fs *ofs,
+					 struct dentry *udir, struct dentry *d,
+					 const struct qstr *name, bool wh)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	const struct lfs_path src = { .layer = &ofs->upper, .dentry = d };
+	struct path path = { .mnt = ofs->upper_mnt, .dentry = d };
+	struct renamedata rd = {
+		.old_mnt_idmap = idmap,
+		.old_dir = d_inode(ofs->workdir),
+		.new_mnt_idmap = idmap,
+		.new_dir = d_inode(udir),
+		.new_dentry = d,
+		.flags = RENAME_EXCHANGE,
+	};
+	struct dentry *tmp, *trap;
+	struct kstat stat;
+	int err;
+
+	err = vfs_getattr(&path, &stat, STATX_BASIC_STATS,
+			  AT_STATX_SYNC_AS_STAT);
+	if (err)
+		return ERR_PTR(err);
+	tmp = lfs_create_temp(ofs, S_IFDIR | (stat.mode & 07777), 0, NULL);
+	if (IS_ERR(tmp))
+		return tmp;
+	rd.old_dentry = tmp;
+	err = lfs_copy_xattrs(ofs, &src, tmp);
+	if (!err)
+		err = lfs_set_attrs(ofs, tmp, &stat);
+	if (!err) {
+		trap = lock_rename(ofs->workdir, udir);
+		if (IS_ERR(trap)) {
+			err = PTR_ERR(trap);
+		} else {
+			err = -EIO;
+			if (!trap && tmp->d_parent == ofs->workdir &&
+			    d->d_parent == udir)
+				err = wh ? lfs_make_whiteout(ofs, udir, name) : 0;
+			if (!err)
+				err = vfs_rename(&rd);
+			unlock_rename(ofs->workdir, udir);
+		}
+	}
+	if (err) {
+		lfs_cleanup_temp(ofs, tmp);
+		dput(tmp);
+		return ERR_PTR(err);
+	}
+	return tmp;
 }
 
 /*
@@ -585,7 +673,7 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	struct lfs_names names = LFS_NAMES_INIT(names);
 	struct inode *inode = d_inode(dentry);
 	const struct cred *old_cred;
-	struct dentry *udir, *upper, *d, *trap;
+	struct dentry *udir, *upper, *d = NULL, *trap;
 	int err, visible;
 	bool via_work;
 
@@ -647,8 +735,10 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	if (!err && upper) {
 		d = lookup_one(idmap, name->name, udir, name->len);
 		err = PTR_ERR(d);
-		if (IS_ERR(d))
+		if (IS_ERR(d)) {
+			d = NULL;
 			goto out_unlock;
+		}
 		/* Hard links share @upper: compare the inodes. */
 		if (d_inode(d) != d_inode(upper))
 			err = -ESTALE;
@@ -658,7 +748,6 @@ static int lfs_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 			err = vfs_rmdir(idmap, d_inode(udir), d);
 		else
 			err = vfs_unlink(idmap, d_inode(udir), d, NULL);
-		dput(d);
 	}
 	if (!err) {
 		if (is_dir)
@@ -676,16 +765,13 @@ out_unlock:
 	else
 		inode_unlock(d_inode(udir));
 	lfs_copyattr(dir);
-	/* The name is gone: what fails now stays in the work directory. */
-	if (via_work && !err) {
-		int err2 = lfs_unlink_whiteouts(ofs, upper, &names);
-
-		if (!err2)
-			err2 = lfs_cleanup_temp(ofs, upper);
-		if (err2)
-			pr_warn_ratelimited("layerfs: cannot remove %pd from the work directory: %d\n",
-					    upper, err2);
-	}
+	/*
+	 * The name is gone, @d moved (vfs_rename() moves the dentry it is
+	 * given): what fails now stays in the work directory.
+	 */
+	if (via_work && !err)
+		lfs_remove_work_dir(ofs, d, &names);
+	dput(d);
 out_mutex:
 	mutex_unlock(&LFS_I(inode)->lock);
 	lfs_names_free(&names);
@@ -716,6 +802,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	struct inode *src = d_inode(old), *tgt = d_inode(new);
 	struct dentry *uold, *unew, *oldd, *newd, *trap;
 	struct lfs_names names = LFS_NAMES_INIT(names);
+	struct dentry *tgt_upper = NULL, *swapped = NULL;
 	struct renamedata rd = {};
 	const struct cred *old_cred;
 	bool src_tree, tgt_tree, wh_old, wh_new;
@@ -770,18 +857,44 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 		err = lfs_copy_up(new);
 	if (err)
 		goto out_revert;
+	tgt_upper = tgt ? lfs_upper(tgt) : NULL;
 
 	/* A replaced target is removed: as in lfs_remove(). */
 	if (tgt && !exchange) {
 		err = mutex_lock_killable(&LFS_I(tgt)->lock);
 		if (err)
 			goto out_revert;
-		if (d_is_dir(new) && lfs_upper(tgt)) {
-			err = lfs_collect_whiteouts(ofs, lfs_upper(tgt),
-						    &names);
+		/* Read again: a copy-up may have come first. */
+		tgt_upper = lfs_upper(tgt);
+		if (d_is_dir(new) && tgt_upper) {
+			err = lfs_collect_whiteouts(ofs, tgt_upper, &names);
 			if (err)
 				goto out_tgt_unlock;
 		}
+	}
+	/*
+	 * A replaced directory with whiteouts gives way to an empty one, and
+	 * is emptied and removed in the work directory.  An upper filesystem
+	 * without RENAME_EXCHANGE has it emptied in place, below.
+	 */
+	if (!list_empty(&names.list)) {
+		swapped = lfs_swap_empty_dir(ofs, lfs_upper(newdir), tgt_upper,
+					     &new->d_name, wh_new);
+		err = PTR_ERR_OR_ZERO(swapped);
+		if (IS_ERR(swapped))
+			swapped = NULL;
+		if (err == -EINVAL || err == -EOPNOTSUPP)
+			err = 0;
+		if (err)
+			goto out_tgt_unlock;
+	}
+	if (swapped) {
+		/* @tgt's upper is not at the name any more: forget the dentry. */
+		d_drop(new);
+		lfs_dir_changed(newdir);
+		lfs_remove_work_dir(ofs, tgt_upper, &names);
+		lfs_names_free(&names);
+		tgt_upper = swapped;
 	}
 
 	uold = lfs_upper(olddir);
@@ -811,8 +924,8 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	err = -ESTALE;
 	if (d_inode(oldd) != d_inode(lfs_upper(src)))
 		goto out_dput;
-	if (tgt && lfs_upper(tgt) ?
-	    d_inode(newd) != d_inode(lfs_upper(tgt)) : d_is_positive(newd))
+	if (tgt_upper ? d_inode(newd) != d_inode(tgt_upper) :
+			d_is_positive(newd))
 		goto out_dput;
 	err = -EINVAL;
 	if (oldd == trap)
@@ -835,8 +948,9 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	 * changes the view by itself: the whiteouts of both names (beside an
 	 * upper object a whiteout hides only lower layers; a replaced
 	 * directory shows nothing anyway), the opaque marker of a moved tree
-	 * (it holds all it shows), and only then the removal of a replaced
-	 * directory's own whiteouts.
+	 * (it holds all it shows), and only then, where the upper filesystem
+	 * could not swap it out above, the removal of a replaced directory's
+	 * own whiteouts.
 	 */
 	err = 0;
 	if (wh_old)
@@ -847,7 +961,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 		err = lfs_make_opaque(ofs, oldd);
 	if (!err && tgt_tree)
 		err = lfs_make_opaque(ofs, newd);
-	if (!err && tgt && !exchange && d_is_dir(new) && d_is_positive(newd))
+	if (!err && !list_empty(&names.list))
 		err = lfs_unlink_whiteouts(ofs, newd, &names);
 	if (!err)
 		err = vfs_rename(&rd);
@@ -880,6 +994,7 @@ out_tgt_unlock:
 	if (tgt && !exchange)
 		mutex_unlock(&LFS_I(tgt)->lock);
 	lfs_names_free(&names);
+	dput(swapped);
 out_revert:
 	revert_creds(old_cred);
 	lfs_drop_write(old);

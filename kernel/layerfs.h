@@ -328,6 +328,12 @@ void lfs_set_upper(struct inode *inode, struct dentry *upper);
 int lfs_move_to_work(struct lfs_fs *ofs, struct dentry *udir,
 		     struct dentry *d);
 int lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp);
+struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode, dev_t rdev,
+			       const char *link);
+int lfs_copy_xattrs(struct lfs_fs *ofs, const struct lfs_path *lower,
+		    struct dentry *upper);
+int lfs_set_attrs(struct lfs_fs *ofs, struct dentry *upper,
+		  const struct kstat *stat);
 int lfs_want_write(struct dentry *dentry);
 void lfs_drop_write(struct dentry *dentry);
 

@@ -72,8 +72,8 @@ static void lfs_temp_name(struct lfs_fs *ofs, char name[LFS_TEMP_NAME_MAX])
  * Create a temporary object in the work directory.  Returns it, or an
  * ERR_PTR.  @link is the target of a symlink.
  */
-static struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode,
-				      dev_t rdev, const char *link)
+struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode, dev_t rdev,
+			       const char *link)
 {
 	struct inode *wdir = d_inode(ofs->workdir);
 	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
@@ -292,8 +292,8 @@ void lfs_upper_release(struct lfs_fs *ofs)
 /* --- copy-up -------------------------------------------------------------- */
 
 /* Non-private xattrs and POSIX ACLs of @lower onto @upper. */
-static int lfs_copy_xattrs(struct lfs_fs *ofs, struct lfs_path *lower,
-			   struct dentry *upper)
+int lfs_copy_xattrs(struct lfs_fs *ofs, const struct lfs_path *lower,
+		    struct dentry *upper)
 {
 	struct mnt_idmap *lidmap = lfs_layer_idmap(lower->layer);
 	struct mnt_idmap *uidmap = lfs_upper_idmap(ofs);
@@ -369,8 +369,8 @@ static int lfs_set_size(struct lfs_fs *ofs, struct dentry *upper, loff_t size)
 }
 
 /* Owner, mode and times of @stat onto the upper object. */
-static int lfs_set_attrs(struct lfs_fs *ofs, struct dentry *upper,
-			 const struct kstat *stat)
+int lfs_set_attrs(struct lfs_fs *ofs, struct dentry *upper,
+		  const struct kstat *stat)
 {
 	struct iattr attr = {
 		.ia_valid = ATTR_UID | ATTR_GID,

@@ -1180,6 +1180,39 @@ TEST_F(ns, a_directory_whose_removal_fails_keeps_hiding_deleted_entries)
 }
 
 /*
+ * The same for a directory that a rename would replace, when the upper
+ * filesystem refuses the rename (the source's upper parent is
+ * append-only).  Before, the target's whiteouts went just before the move.
+ */
+TEST_F(ns, a_directory_a_failed_rename_would_replace_keeps_hiding_deleted_entries)
+{
+	int err;
+
+	BOTH(
+		ASSERT_EQ(0, unlink(P("ldir/f")));
+		ASSERT_EQ(0, lfs_rm_rf(P("ldir/g")));
+		ASSERT_EQ(0, mkdir(P("srcp"), 0755));
+		ASSERT_EQ(0, mkdir(P("srcp/d"), 0700));
+	);
+	err = set_inode_flag(UPPER("srcp"), FS_APPEND_FL, true);
+	if (err == EOPNOTSUPP || err == ENOTTY)
+		SKIP(return, "no append-only directories on the upper filesystem");
+	ASSERT_EQ(0, err);
+	EXPECT_EQ(EPERM, ERR(rename(MNT("srcp/d"), MNT("ldir"))));
+	ASSERT_EQ(0, set_inode_flag(UPPER("srcp"), FS_APPEND_FL, false));
+	/* A new entry has the directory list its layers again. */
+	BOTH(ASSERT_EQ(0, lfs_write_file(P("ldir/n"), "n", 1)));
+	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/f")));
+	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/g")));
+	CHECK_TREES();
+	BOTH(
+		ASSERT_EQ(0, unlink(P("ldir/n")));
+		ASSERT_EQ(0, rename(P("srcp/d"), P("ldir")));
+	);
+	CHECK_TREES();
+}
+
+/*
  * An upper directory written by overlayfs holds 0/0 devices as whiteouts.
  * A directory made or moved where one hides a lower directory must not
  * merge with it.  Before, mkdir replaced the device by a plain directory
