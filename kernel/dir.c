@@ -184,10 +184,16 @@ static bool lfs_fill_merge(struct dir_context *ctx, const char *name,
 		 * settled in lfs_settle_upper_dirs().
 		 */
 		if (e->layer_pos == 0 && !e->hidden && !e->wh_below &&
-		    !e->lower_ino && e->type == DT_DIR && d_type == DT_DIR) {
-			e->ino_upper = e->ino;
-			e->ino = lfs_map_ino(rdd->ofs, ino, rdd->layer->idx);
-			e->lower_ino = true;
+		    !e->lower_ino && e->type == DT_DIR) {
+			if (d_type == DT_DIR) {
+				e->ino_upper = e->ino;
+				e->ino = lfs_map_ino(rdd->ofs, ino,
+						     rdd->layer->idx);
+				e->lower_ino = true;
+			} else if (d_type != DT_UNKNOWN) {
+				/* As in lfs_lookup(): its merge ends here. */
+				e->wh_below = true;
+			}
 		}
 		return true;
 	}
@@ -246,9 +252,12 @@ static int lfs_apply_whiteouts(struct lfs_rdd *rdd)
 		e = err ? NULL : lfs_cache_find(rdd->cache, wh->name, wh->len,
 						&link, &parent);
 		if (e) {
-			/* NAME and .wh.NAME side by side: NAME hides below. */
-			if (e->layer_pos == rdd->layer_pos)
-				e->wh_below = true;
+			/*
+			 * NAME and .wh.NAME side by side: NAME hides below;
+			 * under a NAME of a layer above, .wh.NAME ends its
+			 * merge with lower layers, as in lfs_lookup().
+			 */
+			e->wh_below = true;
 		} else if (!err) {
 			e = lfs_cache_add(rdd->cache, wh->name, wh->len, link,
 					  parent);

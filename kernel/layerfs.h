@@ -283,7 +283,7 @@ struct lfs_dirent {
 	unsigned int type;
 	unsigned int layer_pos;	/* index in the directory's paths[] */
 	bool hidden;		/* a whiteout, or hidden by one */
-	bool wh_below;		/* its own layer whites it out below */
+	bool wh_below;		/* no layer below merges with it */
 	bool lower_ino;		/* upper dir numbered after a lower one */
 	u64 ino_upper;
 	unsigned int len;

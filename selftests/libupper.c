@@ -140,7 +140,8 @@ int lfs_tree_compare_rw(const char *expected, const char *actual, char *why,
 			size_t whylen)
 {
 	struct nlink_walk w = { .actual = actual, .why = why, .whylen = whylen };
-	int ret = lfs_tree_compare(expected, actual, LFS_CMP_XATTR | LFS_CMP_INO,
+	int ret = lfs_tree_compare(expected, actual,
+				   LFS_CMP_XATTR | LFS_CMP_INO | LFS_CMP_DINO,
 				   why, whylen);
 
 	if (ret)

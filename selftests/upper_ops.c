@@ -1147,6 +1147,21 @@ static int set_inode_flag(const char *path, int flag, bool on)
 }
 
 /*
+ * After a refused rmdir or rename: ldir (f and g deleted, whiteouts in its
+ * upper dir) still hides them, also once it lists its layers again.
+ */
+static void ldir_still_hides_f_and_g(struct __test_metadata *_metadata,
+				     FIXTURE_DATA(ns) *self)
+{
+	/* A new entry has the directory list its layers again. */
+	BOTH(ASSERT_EQ(0, lfs_write_file(P("ldir/n"), "n", 1)));
+	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/f")));
+	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/g")));
+	CHECK_TREES();
+	BOTH(ASSERT_EQ(0, unlink(P("ldir/n"))));
+}
+
+/*
  * A directory whose removal the upper filesystem refuses (its upper parent
  * is append-only) keeps hiding what its whiteouts hid.  Before, its own
  * whiteouts went first, then rmdir failed with EPERM, and the lower
@@ -1167,15 +1182,8 @@ TEST_F(ns, a_directory_whose_removal_fails_keeps_hiding_deleted_entries)
 	ASSERT_EQ(0, err);
 	EXPECT_EQ(EPERM, ERR(rmdir(MNT("ldir"))));
 	ASSERT_EQ(0, set_inode_flag(NS->u.upper, FS_APPEND_FL, false));
-	/* A new entry has the directory list its layers again. */
-	BOTH(ASSERT_EQ(0, lfs_write_file(P("ldir/n"), "n", 1)));
-	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/f")));
-	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/g")));
-	CHECK_TREES();
-	BOTH(
-		ASSERT_EQ(0, unlink(P("ldir/n")));
-		ASSERT_EQ(0, rmdir(P("ldir")));
-	);
+	ldir_still_hides_f_and_g(_metadata, self);
+	BOTH(ASSERT_EQ(0, rmdir(P("ldir"))));
 	CHECK_TREES();
 }
 
@@ -1200,16 +1208,71 @@ TEST_F(ns, a_directory_a_failed_rename_would_replace_keeps_hiding_deleted_entrie
 	ASSERT_EQ(0, err);
 	EXPECT_EQ(EPERM, ERR(rename(MNT("srcp/d"), MNT("ldir"))));
 	ASSERT_EQ(0, set_inode_flag(UPPER("srcp"), FS_APPEND_FL, false));
-	/* A new entry has the directory list its layers again. */
-	BOTH(ASSERT_EQ(0, lfs_write_file(P("ldir/n"), "n", 1)));
-	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/f")));
-	EXPECT_EQ(ENOENT, lfs_lstat_errno(MNT("ldir/g")));
+	ldir_still_hides_f_and_g(_metadata, self);
+	BOTH(ASSERT_EQ(0, rename(P("srcp/d"), P("ldir"))));
 	CHECK_TREES();
+}
+
+/* Every entry of @dir has d_ino == st_ino; the first mismatch logged. */
+static bool d_ino_is_st_ino(struct __test_metadata *_metadata, const char *dir)
+{
+	char path[PATH_MAX];
+	struct lfs_dent *d = NULL;
+	struct stat st;
+	bool ok = true;
+	long n, i;
+	int fd;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return false;
+	n = lfs_getdents_all(fd, 32768, &d);
+	close(fd);
+	for (i = 0; ok && i < n; i++) {
+		if (!strcmp(d[i].name, ".") || !strcmp(d[i].name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d[i].name);
+		ok = !lstat(path, &st) && st.st_ino == d[i].ino;
+		if (!ok)
+			TH_LOG("%s: d_ino %llu, st_ino %llu", d[i].name,
+			       (unsigned long long)d[i].ino,
+			       (unsigned long long)st.st_ino);
+	}
+	free(d);
+	return n >= 0 && ok;
+}
+
+/*
+ * A directory made where a whiteout (OCI or overlay-style) or a
+ * non-directory of a middle layer hides a lower directory merges with
+ * nothing, so a listing numbers it as stat does.  Before, the listing gave
+ * it the number of the lower directory below the middle layer.
+ */
+TEST_F(ns, a_directory_over_a_hidden_lower_one_lists_its_own_number)
+{
+	SKIP_IF_OVERLAY("OCI whiteouts in the lower layers");
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	ASSERT_EQ(0, lfs_build(lfs_in_layer(&NS->u.s, 1, ""),
+			       LFS_ENTRIES("w1/f=f", "w2/f=f", "w3/f=f")));
+	ASSERT_EQ(0, lfs_build(lfs_in_layer(&NS->u.s, 0, ""),
+			       LFS_ENTRIES(".wh.w1", "w2@0:0", "w3=w3")));
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, lfs_rm_rf(NS->snap[i]));
+		ASSERT_EQ(0, lfs_copy_tree(NS->u.s.layer[i], NS->snap[i]));
+	}
+	ASSERT_EQ(0, lfs_write_file(path_in(NS->model, "w3"), "w3", 2));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
 	BOTH(
-		ASSERT_EQ(0, unlink(P("ldir/n")));
-		ASSERT_EQ(0, rename(P("srcp/d"), P("ldir")));
+		ASSERT_EQ(0, mkdir(P("w1"), 0755));
+		ASSERT_EQ(0, mkdir(P("w2"), 0755));
+		ASSERT_EQ(0, unlink(P("w3")));
+		ASSERT_EQ(0, mkdir(P("w3"), 0755));
 	);
+	EXPECT_TRUE(d_ino_is_st_ino(_metadata, MNT("")));
 	CHECK_TREES();
+	EXPECT_TRUE(d_ino_is_st_ino(_metadata, MNT("")));
 }
 
 /*
