@@ -43,9 +43,10 @@ int lfs_upper_cycle(struct lfs_upper *u);
 int lfs_upper_remount(struct lfs_upper *u, bool ro);
 
 /*
- * lfs_tree_compare(expected, actual, LFS_CMP_XATTR | LFS_CMP_INO) plus
- * st_nlink of every non-directory: contents, sizes, types, modes, owners,
- * symlink targets, user.* xattrs and which names are one inode.
+ * lfs_tree_compare(expected, actual, LFS_CMP_XATTR | LFS_CMP_INO |
+ * LFS_CMP_DINO) plus st_nlink of every non-directory: contents, sizes,
+ * types, modes, owners, symlink targets, user.* xattrs, which names are
+ * one inode, and d_ino and d_type as stat gives them.
  */
 int lfs_tree_compare_rw(const char *expected, const char *actual, char *why,
 			size_t whylen);
