@@ -41,8 +41,10 @@
  * fault holds it (shared) while reading the upper file; where it writes
  * granules not present yet it takes fill_mutex too, inside the
  * invalidate_lock: i_rwsem -> invalidate_lock -> fill_mutex.  Writes to
- * the upper file (a fill, writeback) and a truncate cutting it again
- * (lfs_cow_setsize()) take its i_rwsem under fill_mutex.
+ * the upper file (a fill, writeback) take the upper mount's freeze
+ * protection and the upper inode's i_rwsem under fill_mutex, so nothing
+ * takes fill_mutex, or waits for writeback, with write access to the
+ * upper mount held (lfs_cow_setsize()).
  */
 
 #include <linux/blkdev.h>
@@ -1702,14 +1704,18 @@ int lfs_cow_may_setsize(struct inode *inode, loff_t size)
 
 /*
  * Called with i_rwsem held, once the upper file has @size (a failure to
- * resize it leaves this inode, its page cache and its map as they were).
- * Returns an error only if the upper file could not be cut again.
+ * resize it leaves this inode, its page cache and its map as they were),
+ * and without write access to the upper mount: writeback, which this waits
+ * for, takes fill_mutex and then that mount's freeze protection, so
+ * holding the latter here could deadlock with a freeze.  Returns an error
+ * only if the upper file could not be cut again.
  */
 int lfs_cow_setsize(struct inode *inode, loff_t size)
 {
 	struct lfs_cow *cow = lfs_cow(inode);
-	struct dentry *upper;
 	struct iattr ia = { .ia_valid = ATTR_SIZE, .ia_size = size };
+	const struct cred *old_cred;
+	struct dentry *upper;
 	int err = 0;
 	u32 g;
 
@@ -1720,8 +1726,9 @@ int lfs_cow_setsize(struct inode *inode, loff_t size)
 	/*
 	 * A fill that began before the new size was set (writeback of a
 	 * folio below it, a coarsening of the map) copies its granules of
-	 * the origin up to the old size, growing the upper file again.  With
-	 * fills held off, cut the map, and the upper file once more.
+	 * the origin up to the old size; once it is done (fill_mutex), every
+	 * later one sees the new size.  Then cut the map, and the upper
+	 * file once more if such a fill grew it.
 	 */
 	mutex_lock(&cow->fill_mutex);
 	spin_lock(&cow->lock);
@@ -1731,15 +1738,21 @@ int lfs_cow_setsize(struct inode *inode, loff_t size)
 	}
 	lfs_map_cut(cow, g);
 	spin_unlock(&cow->lock);
-	upper = file_dentry(cow->upper);
-	if (i_size_read(d_inode(upper)) > size) {
-		inode_lock(d_inode(upper));
-		err = notify_change(file_mnt_idmap(cow->upper), upper, &ia,
-				    NULL);
-		inode_unlock(d_inode(upper));
-	}
 	mutex_unlock(&cow->fill_mutex);
 	mark_inode_dirty_sync(inode);
+
+	upper = file_dentry(cow->upper);
+	if (i_size_read(d_inode(upper)) <= size)
+		return 0;
+	err = mnt_want_write_file(cow->upper);
+	if (err)
+		return err;
+	old_cred = lfs_override_creds(inode->i_sb);
+	inode_lock(d_inode(upper));
+	err = notify_change(file_mnt_idmap(cow->upper), upper, &ia, NULL);
+	inode_unlock(d_inode(upper));
+	revert_creds(old_cred);
+	mnt_drop_write_file(cow->upper);
 	return err;
 }
 

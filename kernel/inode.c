@@ -203,7 +203,7 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	struct inode *inode = d_inode(dentry);
 	const struct cred *old_cred;
 	loff_t size = attr->ia_size, usize;
-	bool resize;
+	bool resize, follow = false;
 	int err;
 
 	err = setattr_prepare(&nop_mnt_idmap, dentry, attr);
@@ -241,17 +241,18 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	 * ext4 can fail after the upper file took the size (the ACL of the
 	 * mode change that drops S_ISUID): follow it, and report the error.
 	 */
-	if (resize && (!err ||
-		       (usize != size &&
-			i_size_read(d_inode(lfs_upper(inode))) == size))) {
-		int err2 = lfs_cow_setsize(inode, size);
-
-		err = err ?: err2;
-	}
+	follow = resize && (!err || (usize != size &&
+			    i_size_read(d_inode(lfs_upper(inode))) == size));
 	lfs_copyattr(inode);
 out:
 	revert_creds(old_cred);
 	lfs_drop_write(dentry);
+	/* Without write access to the upper mount: see lfs_cow_setsize(). */
+	if (follow) {
+		int err2 = lfs_cow_setsize(inode, size);
+
+		err = err ?: err2;
+	}
 	return err;
 }
 
