@@ -307,7 +307,8 @@ static void lfs_remove_work_dir(struct lfs_fs *ofs, struct dentry *d,
  * @d, where @d emptied in place would show what its whiteouts hid.  With
  * @wh, the whiteout of @name is written first, so that the new directory
  * does not merge with a lower one either.  The caller holds no upper lock.
- * Returns the new directory's dentry, or an ERR_PTR.
+ * Returns the new directory's dentry, NULL if the upper filesystem cannot
+ * exchange, or an ERR_PTR.
  */
 static struct dentry *lfs_swap_empty_dir(struct lfs_fs *ofs,
 					 struct dentry *udir, struct dentry *d,
@@ -348,15 +349,19 @@ static struct dentry *lfs_swap_empty_dir(struct lfs_fs *ofs,
 			if (!trap && tmp->d_parent == ofs->workdir &&
 			    d->d_parent == udir)
 				err = wh ? lfs_make_whiteout(ofs, udir, name) : 0;
-			if (!err)
+			if (!err) {
 				err = vfs_rename(&rd);
+				/* No RENAME_EXCHANGE there: say so. */
+				if (err == -EINVAL || err == -EOPNOTSUPP)
+					err = 1;
+			}
 			unlock_rename(ofs->workdir, udir);
 		}
 	}
 	if (err) {
 		lfs_cleanup_temp(ofs, tmp);
 		dput(tmp);
-		return ERR_PTR(err);
+		return err > 0 ? NULL : ERR_PTR(err);
 	}
 	return tmp;
 }
@@ -880,17 +885,20 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	if (!list_empty(&names.list)) {
 		swapped = lfs_swap_empty_dir(ofs, lfs_upper(newdir), tgt_upper,
 					     &new->d_name, wh_new);
-		err = PTR_ERR_OR_ZERO(swapped);
-		if (IS_ERR(swapped))
+		if (IS_ERR(swapped)) {
+			err = PTR_ERR(swapped);
 			swapped = NULL;
-		if (err == -EINVAL || err == -EOPNOTSUPP)
-			err = 0;
-		if (err)
 			goto out_tgt_unlock;
+		}
 	}
 	if (swapped) {
-		/* @tgt's upper is not at the name any more: forget the dentry. */
+		/*
+		 * @tgt's upper is not at the name any more: forget the dentry,
+		 * and let @tgt die as a removed directory, whatever comes.
+		 */
 		d_drop(new);
+		clear_nlink(tgt);
+		tgt->i_flags |= S_DEAD;
 		lfs_dir_changed(newdir);
 		lfs_remove_work_dir(ofs, tgt_upper, &names);
 		lfs_names_free(&names);
