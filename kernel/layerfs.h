@@ -328,6 +328,24 @@ void lfs_set_upper(struct inode *inode, struct dentry *upper);
 int lfs_move_to_work(struct lfs_fs *ofs, struct dentry *udir,
 		     struct dentry *d);
 int lfs_cleanup_temp(struct lfs_fs *ofs, struct dentry *tmp);
+
+/* Names read from an upper directory, to act on once it is locked. */
+struct lfs_names {
+	struct dir_context ctx;
+	struct list_head list;
+	unsigned int seen;
+	int err;
+};
+
+#define LFS_NAMES_INIT(n) { .list = LIST_HEAD_INIT((n).list) }
+
+void lfs_names_free(struct lfs_names *names);
+int lfs_collect_whiteouts(struct lfs_fs *ofs, struct dentry *udir,
+			  struct lfs_names *names);
+int lfs_unlink_whiteouts(struct lfs_fs *ofs, struct dentry *udir,
+			 struct lfs_names *names);
+void lfs_remove_work_dir(struct lfs_fs *ofs, struct dentry *d,
+			 struct lfs_names *names);
 struct dentry *lfs_create_temp(struct lfs_fs *ofs, umode_t mode, dev_t rdev,
 			       const char *link);
 int lfs_copy_xattrs(struct lfs_fs *ofs, const struct lfs_path *lower,

@@ -165,6 +165,146 @@ int lfs_move_to_work(struct lfs_fs *ofs, struct dentry *udir,
 	return err;
 }
 
+struct lfs_name {
+	struct list_head list;
+	unsigned int len;
+	char name[];
+};
+
+static bool lfs_names_add(struct lfs_names *names, const char *name, int len)
+{
+	struct lfs_name *n;
+
+	n = kmalloc(struct_size(n, name, len + 1), GFP_KERNEL);
+	if (!n) {
+		names->err = -ENOMEM;
+		return false;
+	}
+	memcpy(n->name, name, len);
+	n->name[len] = '\0';
+	n->len = len;
+	list_add_tail(&n->list, &names->list);
+	return true;
+}
+
+void lfs_names_free(struct lfs_names *names)
+{
+	struct lfs_name *n, *tmp;
+
+	list_for_each_entry_safe(n, tmp, &names->list, list)
+		kfree(n);
+	INIT_LIST_HEAD(&names->list);
+}
+
+/* Both kinds of whiteout: a device is checked for 0/0 before removal. */
+static bool lfs_collect_wh(struct dir_context *ctx, const char *name,
+			   int len, loff_t offset, u64 ino, unsigned int type)
+{
+	struct lfs_names *names = container_of(ctx, struct lfs_names, ctx);
+
+	names->seen++;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return true;
+	if (!lfs_is_wh_name(name, len) &&
+	    type != DT_CHR && type != DT_UNKNOWN)
+		return true;
+	return lfs_names_add(names, name, len);
+}
+
+/*
+ * Read @dir's names that @actor takes, without holding an upper lock
+ * (opening @dir can wait for an fsnotify permission listener).  Some
+ * filesystems (FUSE) return a page of entries per call: read until a pass
+ * finds none.
+ */
+static int lfs_collect_names(struct lfs_fs *ofs, struct dentry *dir,
+			     struct lfs_names *names, filldir_t actor)
+{
+	struct path path = { .mnt = ofs->upper_mnt, .dentry = dir };
+	struct file *file;
+	int err;
+
+	file = dentry_open(&path, O_RDONLY | O_DIRECTORY, current_cred());
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	names->ctx.actor = actor;
+	do {
+		names->seen = 0;
+		err = iterate_dir(file, &names->ctx);
+	} while (!err && !names->err && names->seen);
+	fput(file);
+	return err ?: names->err;
+}
+
+/*
+ * An upper directory whose merged view is empty may still hold whiteouts
+ * (and overlay-style ones), which must go before it can be removed or
+ * replaced.  The caller's lock on the layerfs directory keeps them from
+ * changing.
+ */
+int lfs_collect_whiteouts(struct lfs_fs *ofs, struct dentry *udir,
+			  struct lfs_names *names)
+{
+	return lfs_collect_names(ofs, udir, names, lfs_collect_wh);
+}
+
+/*
+ * Remove the whiteouts lfs_collect_whiteouts() found in @udir.  The caller
+ * holds its parent locked, with the parent's whiteout of it written
+ * already, or moved it into the work directory: without its own whiteouts
+ * it shows nothing either way.
+ */
+int lfs_unlink_whiteouts(struct lfs_fs *ofs, struct dentry *udir,
+			 struct lfs_names *names)
+{
+	struct mnt_idmap *idmap = lfs_upper_idmap(ofs);
+	struct lfs_name *n;
+	struct dentry *d;
+	int err = 0;
+
+	inode_lock_nested(d_inode(udir), I_MUTEX_CHILD);
+	list_for_each_entry(n, &names->list, list) {
+		d = lookup_one(idmap, n->name, udir, n->len);
+		if (IS_ERR(d)) {
+			err = PTR_ERR(d);
+			break;
+		}
+		if (d_is_positive(d) &&
+		    (lfs_is_wh_name(n->name, n->len) || lfs_is_ovl_whiteout(d)))
+			err = vfs_unlink(idmap, d_inode(udir), d, NULL);
+		dput(d);
+		if (err)
+			break;
+	}
+	inode_unlock(d_inode(udir));
+	return err;
+}
+
+/*
+ * Empty and remove @d, a directory moved or made in the work directory, of
+ * the whiteouts in @names (collected here if NULL).  It is out of view: a
+ * failure is only logged.
+ */
+void lfs_remove_work_dir(struct lfs_fs *ofs, struct dentry *d,
+			 struct lfs_names *names)
+{
+	struct lfs_names own = LFS_NAMES_INIT(own);
+	int err = 0;
+
+	if (!names) {
+		names = &own;
+		err = lfs_collect_whiteouts(ofs, d, names);
+	}
+	if (!err)
+		err = lfs_unlink_whiteouts(ofs, d, names);
+	if (!err)
+		err = lfs_cleanup_temp(ofs, d);
+	lfs_names_free(&own);
+	if (err)
+		pr_warn_ratelimited("layerfs: cannot remove %pd from the work directory: %d\n",
+				    d, err);
+}
+
 /* --- mount-time setup ----------------------------------------------------- */
 
 static bool lfs_is_inuse(struct lfs_fs *ofs, struct dentry *d)
