@@ -334,6 +334,7 @@ struct lfs_names {
 	struct dir_context ctx;
 	struct list_head list;
 	unsigned int seen;
+	unsigned int others;	/* not collected (lfs_collect_whiteouts()) */
 	int err;
 };
 

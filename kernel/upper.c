@@ -60,11 +60,13 @@ static struct mnt_idmap *lfs_upper_idmap(struct lfs_fs *ofs)
 /* --- the work directory ------------------------------------------------ */
 
 #define LFS_TEMP_NAME_MAX 32
+#define LFS_TEMP_PREFIX "#lfs-"
+#define LFS_TEMP_PREFIX_LEN (sizeof(LFS_TEMP_PREFIX) - 1)
 
 /* A name in the work directory that no other object of this mount has. */
 static void lfs_temp_name(struct lfs_fs *ofs, char name[LFS_TEMP_NAME_MAX])
 {
-	snprintf(name, LFS_TEMP_NAME_MAX, "#lfs-%llx-%x", ofs->tmp_id,
+	snprintf(name, LFS_TEMP_NAME_MAX, LFS_TEMP_PREFIX "%llx-%x", ofs->tmp_id,
 		 atomic_inc_return(&ofs->tmp_next));
 }
 
@@ -206,7 +208,21 @@ static bool lfs_collect_wh(struct dir_context *ctx, const char *name,
 	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
 		return true;
 	if (!lfs_is_wh_name(name, len) &&
-	    type != DT_CHR && type != DT_UNKNOWN)
+	    type != DT_CHR && type != DT_UNKNOWN) {
+		names->others++;
+		return true;
+	}
+	return lfs_names_add(names, name, len);
+}
+
+static bool lfs_collect_temp(struct dir_context *ctx, const char *name,
+			     int len, loff_t offset, u64 ino, unsigned int type)
+{
+	struct lfs_names *names = container_of(ctx, struct lfs_names, ctx);
+
+	names->seen++;
+	if (len < LFS_TEMP_PREFIX_LEN ||
+	    memcmp(name, LFS_TEMP_PREFIX, LFS_TEMP_PREFIX_LEN))
 		return true;
 	return lfs_names_add(names, name, len);
 }
@@ -303,6 +319,59 @@ void lfs_remove_work_dir(struct lfs_fs *ofs, struct dentry *d,
 	if (err)
 		pr_warn_ratelimited("layerfs: cannot remove %pd from the work directory: %d\n",
 				    d, err);
+}
+
+/* Remove @d, a work dir leftover, unless it holds more than whiteouts. */
+static int lfs_sweep_dir(struct lfs_fs *ofs, struct dentry *d)
+{
+	struct lfs_names wh = LFS_NAMES_INIT(wh);
+	int err;
+
+	err = lfs_collect_whiteouts(ofs, d, &wh);
+	if (!err && wh.others)
+		err = -ENOTEMPTY;
+	if (!err)
+		lfs_remove_work_dir(ofs, d, &wh);
+	lfs_names_free(&wh);
+	return err;
+}
+
+/*
+ * What a crash or a failed cleanup left in the work directory is no part
+ * of the layer (new names never collide with it): remove it at mount, as
+ * overlayfs empties its work dir.  Only #lfs-* names are touched, and a
+ * directory only if it holds nothing but whiteouts, which is all layerfs
+ * ever leaves in one; anything else stays, with a warning.
+ */
+static void lfs_sweep_work_dir(struct lfs_fs *ofs)
+{
+	struct lfs_names names = LFS_NAMES_INIT(names);
+	struct inode *wdir = d_inode(ofs->workdir);
+	struct lfs_name *n;
+	struct dentry *d;
+	int err;
+
+	err = lfs_collect_names(ofs, ofs->workdir, &names, lfs_collect_temp);
+	if (err)
+		pr_warn("layerfs: cannot read the work directory %s: %d\n",
+			ofs->work_name, err);
+	list_for_each_entry(n, &names.list, list) {
+		inode_lock_nested(wdir, I_MUTEX_PARENT);
+		d = lookup_one(lfs_upper_idmap(ofs), n->name, ofs->workdir,
+			       n->len);
+		err = PTR_ERR_OR_ZERO(d);
+		if (!err && d_is_positive(d) && !d_is_dir(d))
+			err = vfs_unlink(lfs_upper_idmap(ofs), wdir, d, NULL);
+		inode_unlock(wdir);
+		if (!err && d_is_dir(d))
+			err = lfs_sweep_dir(ofs, d);
+		if (err)
+			pr_warn("layerfs: cannot remove %s from the work directory: %d\n",
+				n->name, err);
+		if (!IS_ERR(d))
+			dput(d);
+	}
+	lfs_names_free(&names);
 }
 
 /* --- mount-time setup ----------------------------------------------------- */
@@ -409,6 +478,8 @@ int lfs_upper_setup(struct super_block *sb, struct fs_context *fc)
 	err = mnt_want_write(mnt);
 	if (!err) {
 		err = lfs_check_upper_fs(fc, ofs);
+		if (!err)
+			lfs_sweep_work_dir(ofs);
 		mnt_drop_write(mnt);
 	}
 	revert_creds(old_cred);

@@ -388,6 +388,42 @@ TEST_F(ns, leftovers_of_a_crash_in_the_work_dir_are_stepped_over)
 	CHECK_TREES();
 }
 
+/*
+ * Those leftovers, and directories a failed cleanup left there with their
+ * whiteouts, are removed by the next mount; they used to stay for good.
+ * Only #lfs-* names, and of directories only those holding nothing but
+ * whiteouts, which is all layerfs ever leaves in one.
+ */
+TEST_F(ns, leftovers_in_the_work_dir_are_removed_at_mount)
+{
+	static const char *const work[] = {
+		"#lfs-0-1=data",
+		"#lfs-0-2->gone",
+		"#lfs-0-3/.wh.f=",
+		"#lfs-0-3/.wh..wh..opq=",
+		"#lfs-0-3/g@0:0",
+		"#lfs-0-4/",
+		"#lfs-0-5/.wh.f=",
+		"#lfs-0-5/keep=data",
+		"notes=mine",
+		NULL
+	};
+
+	SKIP_IF_OVERLAY("layerfs's work dir");
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	ASSERT_EQ(0, lfs_build(NS->u.work, work));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+	EXPECT_STREQ("#lfs-0-5/ notes", lfs_ls(NS->u.work));
+	EXPECT_STREQ(".wh.f keep", lfs_ls(lfs_in_scratch(&NS->u.s, "work/#lfs-0-5")));
+	BOTH(
+		ASSERT_EQ(0, mkdir(P("d/new"), 0755));
+		ASSERT_EQ(0, pwrite_pattern(P("big"), 100, 10, 30, 0));
+	);
+	CHECK_TREES();
+}
+
 /* cachestat(2), which glibc 2.36 has no wrapper for. */
 struct cachestat_range {
 	uint64_t off, len;
