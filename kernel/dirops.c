@@ -203,6 +203,9 @@ static struct dentry *lfs_swap_empty_dir(struct lfs_fs *ofs,
 		return tmp;
 	rd.old_dentry = tmp;
 	err = lfs_copy_xattrs(ofs, &src, tmp);
+	/* Should the rename fail, the directory keeps its st_ino. */
+	if (!err)
+		err = lfs_copy_origin(ofs, d, tmp);
 	if (!err)
 		err = lfs_set_attrs(ofs, tmp, &stat);
 	if (!err) {

@@ -320,6 +320,7 @@ extern const struct address_space_operations lfs_aops;
 /* upper.c */
 int lfs_upper_setup(struct super_block *sb, struct fs_context *fc);
 bool lfs_origin_ino(struct super_block *sb, struct dentry *upper, u64 *ino);
+int lfs_copy_origin(struct lfs_fs *ofs, struct dentry *from, struct dentry *to);
 void lfs_upper_release(struct lfs_fs *ofs);
 int lfs_copy_up(struct dentry *dentry);
 int lfs_copy_up_flags(struct dentry *dentry, bool no_data);

@@ -673,6 +673,23 @@ static int lfs_set_origin(struct lfs_fs *ofs, struct dentry *upper,
 			    &o, sizeof(o), 0);
 }
 
+/* @from's origin record (if any) onto @to, which takes its place. */
+int lfs_copy_origin(struct lfs_fs *ofs, struct dentry *from, struct dentry *to)
+{
+	struct layerfs_origin o;
+	ssize_t res;
+
+	res = vfs_getxattr(lfs_upper_idmap(ofs), from, LAYERFS_XATTR_ORIGIN,
+			   &o, sizeof(o));
+	/* No record, or one lfs_origin_ino() would ignore: nothing to keep. */
+	if (res == -ENODATA || res == -ERANGE)
+		return 0;
+	if (res < 0)
+		return res;
+	return vfs_setxattr(lfs_upper_idmap(ofs), to, LAYERFS_XATTR_ORIGIN,
+			    &o, res, 0);
+}
+
 /*
  * The st_ino an upper non-directory inherited from the lower object it was
  * copied from, if it records a valid one.  Bad records are logged and
