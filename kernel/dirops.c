@@ -164,6 +164,25 @@ static int lfs_replace_whiteout(struct lfs_fs *ofs, struct dentry *udir,
 }
 
 /*
+ * Is @d, a directory, what @name in the locked upper directory @udir holds?
+ * Something other than layerfs may have moved it.  0, -ESTALE or an error.
+ */
+static int lfs_check_upper_child(struct lfs_fs *ofs, struct dentry *udir,
+				 const struct qstr *name, struct dentry *d)
+{
+	struct dentry *cur;
+	int err;
+
+	cur = lookup_one(mnt_idmap(ofs->upper_mnt), name->name, udir,
+			 name->len);
+	if (IS_ERR(cur))
+		return PTR_ERR(cur);
+	err = cur == d ? 0 : -ESTALE;
+	dput(cur);
+	return err;
+}
+
+/*
  * Put an empty directory with the owner, mode, times and extended
  * attributes of @d in its place, and @d, an upper directory in @udir that
  * holds whiteouts but shows nothing, in the work directory, with one
@@ -214,9 +233,10 @@ static struct dentry *lfs_swap_empty_dir(struct lfs_fs *ofs,
 			err = PTR_ERR(trap);
 		} else {
 			err = -EIO;
-			if (!trap && tmp->d_parent == ofs->workdir &&
-			    d->d_parent == udir)
-				err = wh ? lfs_make_whiteout(ofs, udir, name) : 0;
+			if (!trap && tmp->d_parent == ofs->workdir)
+				err = lfs_check_upper_child(ofs, udir, name, d);
+			if (!err && wh)
+				err = lfs_make_whiteout(ofs, udir, name);
 			if (!err) {
 				err = vfs_rename(&rd);
 				/* No RENAME_EXCHANGE there: say so. */
