@@ -7,13 +7,20 @@
  * (two layers never share an index) and the same on every mount of the same
  * stack.  Non-directories are hashed by (real inode, layer) so that hard
  * links within a layer are one layerfs inode, as they are one file.
+ *
+ * File attributes (chattr): lfs_fileattr_set() runs under the layerfs
+ * inode's i_rwsem (the VFS takes it); copy-up (upper.c), then the upper
+ * inode's i_rwsem (vfs_fileattr_set()) nest inside it.
  */
 
 #include <linux/fs.h>
+#include <linux/fileattr.h>
 #include <linux/namei.h>
 #include <linux/posix_acl.h>
 #include <linux/ratelimit.h>
+#include <linux/security.h>
 #include <linux/slab.h>
+#include <linux/xattr.h>
 #include "layerfs.h"
 
 static struct kmem_cache *lfs_inode_cachep;
@@ -272,6 +279,223 @@ static const char *lfs_get_link(struct dentry *dentry, struct inode *inode,
 	return link;
 }
 
+/* --- file attributes (chattr, lsattr) ------------------------------------ */
+
+/*
+ * Ask the security module about the FS_IOC_* call on the real object, with
+ * the mounter's credentials, as the ioctl on it would.
+ */
+static int lfs_real_fileattr_perm(const struct path *realpath,
+				  const struct fileattr *fa, bool set)
+{
+	struct file *file;
+	unsigned int cmd;
+	int err;
+
+	if (set)
+		cmd = fa->fsx_valid ? FS_IOC_FSSETXATTR : FS_IOC_SETFLAGS;
+	else
+		cmd = fa->fsx_valid ? FS_IOC_FSGETXATTR : FS_IOC_GETFLAGS;
+	file = dentry_open(realpath, O_RDONLY, current_cred());
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	err = security_file_ioctl(file, cmd, 0);
+	fput(file);
+	return err;
+}
+
+static int lfs_real_fileattr_get(const struct path *realpath,
+				 struct fileattr *fa)
+{
+	int err;
+
+	err = lfs_real_fileattr_perm(realpath, fa, false);
+	if (!err)
+		err = vfs_fileattr_get(realpath->dentry, fa);
+	return err == -ENOIOCTLCMD ? -ENOTTY : err;
+}
+
+static int lfs_real_fileattr_set(const struct path *realpath,
+				 struct fileattr *fa)
+{
+	int err;
+
+	err = lfs_real_fileattr_perm(realpath, fa, true);
+	if (!err)
+		err = vfs_fileattr_set(mnt_idmap(realpath->mnt),
+				       realpath->dentry, fa);
+	return err == -ENOIOCTLCMD ? -ENOTTY : err;
+}
+
+/* Record @iflags' S_APPEND and S_IMMUTABLE on @upper (none: no record). */
+static int lfs_store_protattr(struct lfs_fs *ofs, struct dentry *upper,
+			      unsigned int iflags)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	char buf[2];
+	int len = 0, err;
+
+	if (iflags & S_APPEND)
+		buf[len++] = 'a';
+	if (iflags & S_IMMUTABLE)
+		buf[len++] = 'i';
+	if (len)
+		return vfs_setxattr(idmap, upper, LAYERFS_XATTR_PROTATTR, buf,
+				    len, 0);
+	err = vfs_removexattr(idmap, upper, LAYERFS_XATTR_PROTATTR);
+	return err == -ENODATA ? 0 : err;
+}
+
+/*
+ * Add the flags recorded on @upper to @inode's.  A bad record is logged
+ * and ignored.
+ */
+void lfs_load_protattr(struct inode *inode, struct dentry *upper)
+{
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
+	const struct cred *old_cred;
+	unsigned int iflags = 0;
+	char buf[8];
+	ssize_t res, i;
+
+	old_cred = lfs_override_creds(inode->i_sb);
+	res = vfs_getxattr(mnt_idmap(ofs->upper_mnt), upper,
+			   LAYERFS_XATTR_PROTATTR, buf, sizeof(buf));
+	revert_creds(old_cred);
+	if (res == -ENODATA || res == -EOPNOTSUPP)
+		return;
+	for (i = 0; i < res; i++) {
+		if (buf[i] == 'a')
+			iflags |= S_APPEND;
+		else if (buf[i] == 'i')
+			iflags |= S_IMMUTABLE;
+		else
+			break;
+	}
+	if (res < 0 || i < res) {
+		pr_warn_ratelimited("layerfs: %pd: bad %s record (%zd), ignored\n",
+				    upper, LAYERFS_XATTR_PROTATTR, res);
+		return;
+	}
+	inode->i_flags |= iflags;
+}
+
+/*
+ * Copy-up of an object whose real inode has flags the VFS enforces: the
+ * append-only and immutable flags go into the record, synchronous and
+ * no-atime onto the upper inode, as overlayfs does.  Caller has the
+ * mounter's credentials.
+ */
+int lfs_copy_fileattr(struct lfs_fs *ofs, const struct lfs_path *lower,
+		      struct dentry *upper)
+{
+	unsigned int iflags = d_inode(lower->dentry)->i_flags;
+	struct path lpath = {
+		.mnt = lower->layer->mnt,
+		.dentry = lower->dentry,
+	};
+	struct path upath = { .mnt = ofs->upper_mnt, .dentry = upper };
+	struct fileattr lfa = { .flags_valid = true };
+	struct fileattr ufa = { .flags_valid = true };
+	int err;
+
+	if (!(iflags & LFS_COPY_I_FLAGS))
+		return 0;
+	if (iflags & LFS_PROT_I_FLAGS) {
+		err = lfs_store_protattr(ofs, upper, iflags);
+		if (err)
+			return err;
+	}
+	if (!(iflags & (S_SYNC | S_NOATIME)))
+		return 0;
+	err = lfs_real_fileattr_get(&lpath, &lfa);
+	if (err || !(lfa.flags & LFS_COPY_FS_FLAGS))
+		goto out;
+	err = lfs_real_fileattr_get(&upath, &ufa);
+	if (err)
+		goto out;
+	ufa.flags &= ~LFS_COPY_FS_FLAGS;
+	ufa.flags |= lfa.flags & LFS_COPY_FS_FLAGS;
+	ufa.fsx_xflags &= ~LFS_COPY_FSX_FLAGS;
+	ufa.fsx_xflags |= lfa.fsx_xflags & LFS_COPY_FSX_FLAGS;
+	err = lfs_real_fileattr_set(&upath, &ufa);
+out:
+	/* A filesystem without them: S_SYNC is still the layerfs inode's. */
+	return err == -ENOTTY || err == -EOPNOTSUPP ? 0 : err;
+}
+
+int lfs_fileattr_get(struct dentry *dentry, struct fileattr *fa)
+{
+	struct inode *inode = d_inode(dentry);
+	const struct cred *old_cred;
+	struct path realpath;
+	int err;
+
+	lfs_path_real(inode, &realpath);
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = lfs_real_fileattr_get(&realpath, fa);
+	revert_creds(old_cred);
+	if (inode->i_flags & S_APPEND) {
+		fa->flags |= FS_APPEND_FL;
+		fa->fsx_xflags |= FS_XFLAG_APPEND;
+	}
+	if (inode->i_flags & S_IMMUTABLE) {
+		fa->flags |= FS_IMMUTABLE_FL;
+		fa->fsx_xflags |= FS_XFLAG_IMMUTABLE;
+	}
+	return err;
+}
+
+/*
+ * chattr: on the upper object, but append-only and immutable in its record
+ * (see lfs_copy_fileattr()).  The VFS checked ownership and
+ * CAP_LINUX_IMMUTABLE against the caller, and holds @dentry's inode lock.
+ */
+int lfs_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
+		     struct fileattr *fa)
+{
+	struct inode *inode = d_inode(dentry);
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
+	unsigned int old = inode->i_flags & LFS_PROT_I_FLAGS, prot = 0;
+	const struct cred *old_cred;
+	struct path upath;
+	int err;
+
+	if (fa->flags & FS_APPEND_FL)
+		prot |= S_APPEND;
+	if (fa->flags & FS_IMMUTABLE_FL)
+		prot |= S_IMMUTABLE;
+	fa->flags &= ~LFS_PROT_FS_FLAGS;
+	fa->fsx_xflags &= ~LFS_PROT_FSX_FLAGS;
+
+	err = lfs_want_write(dentry);
+	if (err)
+		return err;
+	old_cred = lfs_override_creds(inode->i_sb);
+	err = lfs_copy_up(dentry);
+	if (err)
+		goto out;
+	upath.mnt = ofs->upper_mnt;
+	upath.dentry = lfs_upper(inode);
+	/* Always written: the flags may be the upper inode's own so far. */
+	err = lfs_store_protattr(ofs, upath.dentry, prot);
+	if (err)
+		goto out;
+	err = lfs_real_fileattr_set(&upath, fa);
+	if (err) {
+		lfs_store_protattr(ofs, upath.dentry, old);
+		goto out;
+	}
+	inode_set_flags(inode, (d_inode(upath.dentry)->i_flags &
+				LFS_COPY_I_FLAGS & ~LFS_PROT_I_FLAGS) | prot,
+			LFS_COPY_I_FLAGS);
+	lfs_copyattr(inode);
+out:
+	revert_creds(old_cred);
+	lfs_drop_write(dentry);
+	return err;
+}
+
 static const struct inode_operations lfs_file_inode_operations = {
 	.setattr	= lfs_setattr,
 	.set_acl	= lfs_set_acl,
@@ -280,6 +504,8 @@ static const struct inode_operations lfs_file_inode_operations = {
 	.listxattr	= lfs_listxattr,
 	.get_inode_acl	= lfs_get_inode_acl,
 	.get_acl	= lfs_get_acl,
+	.fileattr_get	= lfs_fileattr_get,
+	.fileattr_set	= lfs_fileattr_set,
 };
 
 static const struct inode_operations lfs_symlink_inode_operations = {
@@ -341,6 +567,7 @@ static void lfs_fill_inode(struct inode *inode, struct inode *realinode,
 	inode->i_uid = realinode->i_uid;
 	inode->i_gid = realinode->i_gid;
 	inode->i_flags |= S_NOATIME | S_NOCMTIME;
+	inode->i_flags |= realinode->i_flags & LFS_COPY_I_FLAGS;
 	inode->i_generation = inoinode->i_generation;
 	inode_set_atime_to_ts(inode, inode_get_atime(realinode));
 	inode_set_mtime_to_ts(inode, inode_get_mtime(realinode));
@@ -461,6 +688,8 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 		/* A directory moved away from its lower content keeps its number. */
 		if (upper && !num && lfs_origin_ino(sb, upper, &ino))
 			inode->i_ino = ino;
+		if (upper)
+			lfs_load_protattr(inode, upper);
 		return inode;
 	}
 
@@ -507,6 +736,8 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 	/* A copied-up object keeps the number it had in its lower layer. */
 	if (upper && !num && lfs_origin_ino(sb, upper, &ino))
 		inode->i_ino = ino;
+	if (upper && S_ISREG(realinode->i_mode))
+		lfs_load_protattr(inode, upper);
 	if (upper && !num && S_ISREG(realinode->i_mode)) {
 		int err = lfs_cow_load(inode, upper);
 

@@ -264,6 +264,26 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		struct iattr *attr);
 void lfs_copyattr(struct inode *inode);
+
+/*
+ * Inode flags the VFS enforces, from the real inode.  Append-only and
+ * immutable stay off upper inodes (LAYERFS_XATTR_PROTATTR records them);
+ * synchronous and no-atime are copied up as they are.
+ */
+#define LFS_COPY_I_FLAGS	(S_SYNC | S_APPEND | S_IMMUTABLE)
+#define LFS_PROT_I_FLAGS	(S_APPEND | S_IMMUTABLE)
+#define LFS_PROT_FS_FLAGS	(FS_APPEND_FL | FS_IMMUTABLE_FL)
+#define LFS_PROT_FSX_FLAGS	(FS_XFLAG_APPEND | FS_XFLAG_IMMUTABLE)
+#define LFS_COPY_FS_FLAGS	(FS_SYNC_FL | FS_NOATIME_FL)
+#define LFS_COPY_FSX_FLAGS	(FS_XFLAG_SYNC | FS_XFLAG_NOATIME)
+
+struct fileattr;
+int lfs_fileattr_get(struct dentry *dentry, struct fileattr *fa);
+int lfs_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
+		     struct fileattr *fa);
+void lfs_load_protattr(struct inode *inode, struct dentry *upper);
+int lfs_copy_fileattr(struct lfs_fs *ofs, const struct lfs_path *lower,
+		      struct dentry *upper);
 u64 lfs_map_ino(struct lfs_fs *ofs, u64 real_ino, unsigned int idx);
 void lfs_inode_rehash(struct inode *inode, struct dentry *upper);
 struct inode *lfs_alloc_inode(struct super_block *sb);

@@ -826,6 +826,8 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	if (!err)
 		err = lfs_copy_xattrs(ofs, &lower, tmp);
 	if (!err)
+		err = lfs_copy_fileattr(ofs, &lower, tmp);
+	if (!err)
 		err = lfs_set_origin(ofs, tmp, &lower);
 	if (!err)
 		err = lfs_set_attrs(ofs, tmp, &stat);

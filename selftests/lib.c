@@ -10,10 +10,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <linux/fs.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -90,12 +92,37 @@ int lfs_mkscratch(char *out, size_t len, const char *tag)
 	return 0;
 }
 
+/* Clears FS_APPEND_FL and FS_IMMUTABLE_FL of a file or directory. */
+static void clear_protection(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW), flags;
+
+	if (fd < 0)
+		return;
+	if (!ioctl(fd, FS_IOC_GETFLAGS, &flags) &&
+	    (flags & (FS_APPEND_FL | FS_IMMUTABLE_FL))) {
+		flags &= ~(FS_APPEND_FL | FS_IMMUTABLE_FL);
+		ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag,
 		  struct FTW *ftw)
 {
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP ? rmdir(path) : unlink(path)) {
+	int err = flag == FTW_DP ? rmdir(path) : unlink(path);
+
+	/* A test that stopped half way may leave chattr +a or +i behind. */
+	if (err && errno == EPERM) {
+		char parent[PATH_MAX];
+
+		snprintf(parent, sizeof(parent), "%.*s", ftw->base, path);
+		clear_protection(parent);
+		if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
+			clear_protection(path);
+		err = flag == FTW_DP ? rmdir(path) : unlink(path);
+	}
+	if (err) {
 		if (errno == ENOENT)
 			return 0;
 		fprintf(stderr, "# rm -rf: %s: %s\n", path, strerror(errno));

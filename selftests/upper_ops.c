@@ -1321,6 +1321,130 @@ TEST_F(ns, a_directory_over_a_hidden_lower_one_lists_its_own_number)
 	EXPECT_TRUE(d_ino_is_st_ino(_metadata, MNT("")));
 }
 
+/* errno of open(@path, @flags), 0 if it opened (closed again). */
+static int open_errno(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* FS_IOC_GETFLAGS of @path: the flags, or -errno. */
+static long get_inode_flags(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK), flags;
+	long ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, FS_IOC_GETFLAGS, &flags) ? -errno : (long)(unsigned int)flags;
+	close(fd);
+	return ret;
+}
+
+/* FS_IOC_FSGETXATTR of @path: its fsx_xflags, or -errno. */
+static long get_xflags(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK);
+	struct fsxattr fsx;
+	long ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, FS_IOC_FSGETXATTR, &fsx) ? -errno : (long)fsx.fsx_xflags;
+	close(fd);
+	return ret;
+}
+
+/* Skips the test if the filesystem under test has no inode flags. */
+#define REQUIRE_INODE_FLAGS() do { \
+	int err_ = set_inode_flag(path_in(NS->model, "top"), FS_NODUMP_FL, true); \
+	if (err_ == EOPNOTSUPP || err_ == ENOTTY) \
+		SKIP(return, "no inode flags on %s", lfs_fs()); \
+	ASSERT_EQ(0, err_); \
+	ASSERT_EQ(0, set_inode_flag(path_in(NS->model, "top"), FS_NODUMP_FL, false)); \
+} while (0)
+
+/*
+ * chattr and lsattr through the mount (both failed with ENOTTY).  An
+ * immutable file or directory refuses every change, after a remount too,
+ * while the upper objects stay writable for layerfs itself (it records the
+ * flag on its own); the children of an immutable directory still change.
+ * A flag without such a role (nodump) is the upper file's.
+ */
+TEST_F(ns, chattr_makes_objects_immutable_through_the_mount)
+{
+	const long im = FS_IMMUTABLE_FL;
+
+	REQUIRE_INODE_FLAGS();
+	ASSERT_EQ(0, set_inode_flag(MNT("small"), FS_NODUMP_FL, true));
+	EXPECT_EQ(FS_NODUMP_FL, get_inode_flags(UPPER("small")) & FS_NODUMP_FL);
+	ASSERT_EQ(0, set_inode_flag(MNT("small"), FS_IMMUTABLE_FL, true));
+	ASSERT_EQ(0, set_inode_flag(MNT("d"), FS_IMMUTABLE_FL, true));
+	for (int pass = 0; pass < 2; pass++) {
+		EXPECT_EQ(im | FS_NODUMP_FL,
+			  get_inode_flags(MNT("small")) & (im | FS_NODUMP_FL));
+		EXPECT_EQ(FS_XFLAG_IMMUTABLE,
+			  get_xflags(MNT("d")) & FS_XFLAG_IMMUTABLE);
+		EXPECT_EQ(EPERM, open_errno(MNT("small"), O_WRONLY));
+		EXPECT_EQ(EPERM, ERR(chmod(MNT("small"), 0600)));
+		EXPECT_EQ(EPERM, ERR(setxattr(MNT("small"), "user.x", "1", 1, 0)));
+		EXPECT_EQ(EPERM, ERR(rename(MNT("small"), MNT("small2"))));
+		EXPECT_EQ(EPERM, ERR(unlink(MNT("small"))));
+		EXPECT_EQ(EPERM, ERR(mkdir(MNT("d/new"), 0755)));
+		EXPECT_EQ(EPERM, ERR(unlink(MNT("d/a"))));
+		EXPECT_EQ(0, get_inode_flags(UPPER("small")) & im);
+		EXPECT_EQ(0, get_inode_flags(UPPER("d")) & im);
+		if (!pass)
+			ASSERT_EQ(0, lfs_upper_cycle(&NS->u));
+	}
+	BOTH(ASSERT_EQ(0, pwrite_pattern(P("d/b"), 1, 10, 9, 0)));
+	ASSERT_EQ(0, set_inode_flag(MNT("small"), FS_IMMUTABLE_FL, false));
+	ASSERT_EQ(0, set_inode_flag(MNT("d"), FS_IMMUTABLE_FL, false));
+	BOTH(
+		ASSERT_EQ(0, pwrite_pattern(P("small"), 10, 10, 8, 0));
+		ASSERT_EQ(0, mkdir(P("d/new"), 0755));
+	);
+	CHECK_TREES();
+}
+
+/*
+ * A file append-only in its lower layer is so through the mount, also
+ * after an append copied it up and after a remount.  Before, layerfs
+ * enforced no flag of a real inode, and copy-up dropped them.
+ */
+TEST_F(ns, an_append_only_lower_file_stays_append_only_after_copy_up)
+{
+	char lower[PATH_MAX];
+
+	REQUIRE_INODE_FLAGS();
+	snprintf(lower, sizeof(lower), "%s", lfs_in_layer(&NS->u.s, 1, "solo"));
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	ASSERT_EQ(0, set_inode_flag(lower, FS_APPEND_FL, true));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+	EXPECT_EQ(FS_APPEND_FL, get_inode_flags(MNT("solo")) & FS_APPEND_FL);
+	EXPECT_EQ(EPERM, open_errno(MNT("solo"), O_WRONLY));
+	BOTH(ASSERT_EQ(0, pwrite_pattern(P("solo"), 0, 10, 11, O_APPEND)));
+	for (int pass = 0; pass < 2; pass++) {
+		EXPECT_EQ(FS_APPEND_FL,
+			  get_inode_flags(MNT("solo")) & FS_APPEND_FL);
+		EXPECT_EQ(EPERM, open_errno(MNT("solo"), O_WRONLY));
+		EXPECT_EQ(EPERM, ERR(truncate(MNT("solo"), 0)));
+		EXPECT_EQ(0, get_inode_flags(UPPER("solo")) & FS_APPEND_FL);
+		if (!pass)
+			ASSERT_EQ(0, lfs_upper_cycle(&NS->u));
+	}
+	ASSERT_EQ(0, set_inode_flag(MNT("solo"), FS_APPEND_FL, false));
+	BOTH(ASSERT_EQ(0, truncate(P("solo"), 5)));
+	ASSERT_EQ(0, set_inode_flag(lower, FS_APPEND_FL, false));
+	CHECK_TREES();
+}
+
 /*
  * An upper directory written by overlayfs holds 0/0 devices as whiteouts.
  * A directory made or moved where one hides a lower directory must not

@@ -67,6 +67,14 @@ struct layerfs_origin {
 };
 
 /*
+ * On an upper object made append-only or immutable (chattr +a, +i): those
+ * flags, as the characters 'a' and 'i'.  They are kept off the upper inode
+ * itself, where they would stop layerfs from writing its records and the
+ * directory's entries there; layerfs enforces them on its own inode.
+ */
+#define LAYERFS_XATTR_PROTATTR		LAYERFS_XATTR_PREFIX "protattr"
+
+/*
  * The copy-on-write map of a partial file: which granules of the upper
  * file hold data, the rest coming from the origin (a lower file).  Stored
  * as the upper file's LAYERFS_XATTR_MAP, little-endian: struct
