@@ -193,6 +193,9 @@ static bool lfs_fill_merge(struct dir_context *ctx, const char *name,
 			} else if (d_type != DT_UNKNOWN) {
 				/* As in lfs_lookup(): its merge ends here. */
 				e->wh_below = true;
+			} else {
+				/* The fs does not say (NFS, FUSE): look. */
+				list_add_tail(&e->check, &rdd->check);
 			}
 		}
 		return true;
@@ -230,10 +233,21 @@ static int lfs_check_entries(struct lfs_rdd *rdd, struct dentry *realdir)
 			err = PTR_ERR(d);
 			continue;
 		}
-		if (d_is_negative(d) || lfs_is_ovl_whiteout(d))
+		if (e->layer_pos != rdd->layer_pos) {
+			/* Below an upper directory, as lfs_fill_merge() does. */
+			if (d_is_dir(d)) {
+				e->ino_upper = e->ino;
+				e->ino = lfs_map_ino(rdd->ofs, d_inode(d)->i_ino,
+						     rdd->layer->idx);
+				e->lower_ino = true;
+			} else if (d_is_positive(d)) {
+				e->wh_below = true;
+			}
+		} else if (d_is_negative(d) || lfs_is_ovl_whiteout(d)) {
 			e->hidden = true;
-		else if (e->type == DT_UNKNOWN)
+		} else if (e->type == DT_UNKNOWN) {
 			e->type = fs_umode_to_dtype(d_inode(d)->i_mode);
+		}
 		dput(d);
 	}
 	return err;
