@@ -193,7 +193,7 @@ static bool lfs_fill_merge(struct dir_context *ctx, const char *name,
 			} else if (d_type != DT_UNKNOWN) {
 				/* As in lfs_lookup(): its merge ends here. */
 				e->wh_below = true;
-			} else {
+			} else if (list_empty(&e->check)) {
 				/* The fs does not say (NFS, FUSE): look. */
 				list_add_tail(&e->check, &rdd->check);
 			}

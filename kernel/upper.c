@@ -321,6 +321,33 @@ void lfs_remove_work_dir(struct lfs_fs *ofs, struct dentry *d,
 				    d, err);
 }
 
+/*
+ * Is every name in @names a whiteout in @d: an empty ".wh." file or a 0/0
+ * device?  d_type alone does not say (DT_UNKNOWN).  0 or -ENOTEMPTY.
+ */
+static int lfs_only_whiteouts(struct lfs_fs *ofs, struct dentry *d,
+			      struct lfs_names *names)
+{
+	struct lfs_name *n;
+
+	list_for_each_entry(n, &names->list, list) {
+		struct dentry *e;
+		bool wh;
+
+		e = lookup_one_unlocked(lfs_upper_idmap(ofs), n->name, d,
+					n->len);
+		if (IS_ERR(e))
+			return PTR_ERR(e);
+		wh = d_is_negative(e) || lfs_is_ovl_whiteout(e) ||
+		     (lfs_is_wh_name(n->name, n->len) && d_is_reg(e) &&
+		      !i_size_read(d_inode(e)));
+		dput(e);
+		if (!wh)
+			return -ENOTEMPTY;
+	}
+	return 0;
+}
+
 /* Remove @d, a work dir leftover, unless it holds more than whiteouts. */
 static int lfs_sweep_dir(struct lfs_fs *ofs, struct dentry *d)
 {
@@ -328,8 +355,8 @@ static int lfs_sweep_dir(struct lfs_fs *ofs, struct dentry *d)
 	int err;
 
 	err = lfs_collect_whiteouts(ofs, d, &wh);
-	if (!err && wh.others)
-		err = -ENOTEMPTY;
+	if (!err)
+		err = wh.others ? -ENOTEMPTY : lfs_only_whiteouts(ofs, d, &wh);
 	if (!err)
 		lfs_remove_work_dir(ofs, d, &wh);
 	lfs_names_free(&wh);
@@ -366,8 +393,8 @@ static void lfs_sweep_work_dir(struct lfs_fs *ofs)
 		if (!err && d_is_dir(d))
 			err = lfs_sweep_dir(ofs, d);
 		if (err)
-			pr_warn("layerfs: cannot remove %s from the work directory: %d\n",
-				n->name, err);
+			pr_warn_ratelimited("layerfs: cannot remove %s from the work directory: %d\n",
+					    n->name, err);
 		if (!IS_ERR(d))
 			dput(d);
 	}

@@ -9,7 +9,9 @@
 #  - so has an upper directory merging with a lower one of the same name
 #    that has no origin record (an upper layer made outside layerfs): the
 #    listing numbered it as the upper directory, lookup as the lower one;
-#  - and one whose merge a middle layer's file cuts off.
+#  - and one whose merge a middle layer's file cuts off;
+#  - with the upper layer there too, the mount's sweep of the work dir
+#    leaves a leftover directory that holds more than whiteouts whole.
 # TAP output; run once (module_*), installed without the .sh.
 set -u
 
@@ -25,7 +27,7 @@ MNTS=()
 cleanup() {
 	local i
 	for ((i = ${#MNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MNTS[i]}" 2>/dev/null
+		umount "${MNTS[i]}" 2>/dev/null || umount -l "${MNTS[i]}" 2>/dev/null
 	done
 	[ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
 	rm -rf "$base"
@@ -123,4 +125,24 @@ for pass in "first listing" "after a remount"; do
 		-o "lowerdir=$L1:$L2,upperdir=$up,workdir=$base/t/work" none "$mnt" ||
 		{ not_ok "remount"; tap_done; }
 done
+
+# The work dir on the filesystem without types: "#lfs-0-1" holds a file
+# that is no whiteout, so it stays as it is; "#lfs-0-2" goes.
+w=$base/lower/work2
+mkdir -p "$base/lower/up2" "$w/#lfs-0-1" "$w/#lfs-0-2" "$base/t/mnt2" &&
+	: >"$w/#lfs-0-1/.wh.f" && echo k >"$w/#lfs-0-1/keep" &&
+	: >"$w/#lfs-0-2/.wh.f" || exit 1
+if mount -t layerfs -o "lowerdir=$L1,upperdir=$base/lower/up2,workdir=$w" \
+	none "$base/t/mnt2"; then
+	MNTS+=("$base/t/mnt2")
+	if [ -f "$w/#lfs-0-1/.wh.f" ] && [ -f "$w/#lfs-0-1/keep" ] &&
+		[ ! -e "$w/#lfs-0-2" ]; then
+		ok "work dir sweep without types keeps what is not only whiteouts"
+	else
+		not_ok "work dir sweep without types keeps what is not only whiteouts" \
+			"$(ls -laR "$w" 2>&1)"
+	fi
+else
+	not_ok "mount with the upper layer on xfs without ftype"
+fi
 tap_done
