@@ -381,7 +381,7 @@ void lfs_load_protattr(struct inode *inode, struct dentry *upper)
 }
 
 /*
- * Copy-up of an object whose real inode has flags the VFS enforces: the
+ * Copy-up of a file or directory whose real inode has flags: the
  * append-only and immutable flags go into the record, synchronous and
  * no-atime onto the upper inode, as overlayfs does.  Caller has the
  * mounter's credentials.
@@ -399,7 +399,10 @@ int lfs_copy_fileattr(struct lfs_fs *ofs, const struct lfs_path *lower,
 	struct fileattr ufa = { .flags_valid = true };
 	int err;
 
-	if (!(iflags & LFS_COPY_I_FLAGS))
+	/* As in overlayfs: opening a FIFO or a device here could block. */
+	if (!d_is_reg(lower->dentry) && !d_is_dir(lower->dentry))
+		return 0;
+	if (!(iflags & (LFS_COPY_I_FLAGS | S_NOATIME)))
 		return 0;
 	if (iflags & LFS_PROT_I_FLAGS) {
 		err = lfs_store_protattr(ofs, upper, iflags);
@@ -447,6 +450,29 @@ int lfs_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 }
 
 /*
+ * @fa was made from the attributes of the lower object (@seen), the upper
+ * one has @cur, maybe on another filesystem: the caller's changes to the
+ * filesystem-specific flags and fields apply to the upper object's own
+ * (ext4's extent flag is no flag a tmpfs upper takes).
+ */
+static void lfs_fileattr_rebase(struct fileattr *fa,
+				const struct fileattr *seen,
+				const struct fileattr *cur)
+{
+	fa->flags = (fa->flags & FS_COMMON_FL) |
+		    ((cur->flags ^ fa->flags ^ seen->flags) & ~FS_COMMON_FL);
+	fa->fsx_xflags = (fa->fsx_xflags & FS_XFLAG_COMMON) |
+			 ((cur->fsx_xflags ^ fa->fsx_xflags ^ seen->fsx_xflags) &
+			  ~FS_XFLAG_COMMON);
+	if (fa->fsx_extsize == seen->fsx_extsize)
+		fa->fsx_extsize = cur->fsx_extsize;
+	if (fa->fsx_projid == seen->fsx_projid)
+		fa->fsx_projid = cur->fsx_projid;
+	if (fa->fsx_cowextsize == seen->fsx_cowextsize)
+		fa->fsx_cowextsize = cur->fsx_cowextsize;
+}
+
+/*
  * chattr: on the upper object, but append-only and immutable in its record
  * (see lfs_copy_fileattr()).  The VFS checked ownership and
  * CAP_LINUX_IMMUTABLE against the caller, and holds @dentry's inode lock.
@@ -456,7 +482,10 @@ int lfs_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
 {
 	struct inode *inode = d_inode(dentry);
 	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
-	unsigned int old = inode->i_flags & LFS_PROT_I_FLAGS, prot = 0;
+	unsigned int prot = 0;
+	struct fileattr seen = { .flags_valid = true };
+	struct fileattr cur = { .flags_valid = true };
+	bool lower_only = !lfs_upper(inode);
 	const struct cred *old_cred;
 	struct path upath;
 	int err;
@@ -472,18 +501,34 @@ int lfs_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
 	if (err)
 		return err;
 	old_cred = lfs_override_creds(inode->i_sb);
+	/* What lfs_fileattr_get() gave the VFS, less the protection flags. */
+	if (lower_only) {
+		lfs_path_real(inode, &upath);
+		err = lfs_real_fileattr_get(&upath, &seen);
+		if (err)
+			goto out;
+	}
 	err = lfs_copy_up(dentry);
 	if (err)
 		goto out;
 	upath.mnt = ofs->upper_mnt;
 	upath.dentry = lfs_upper(inode);
-	/* Always written: the flags may be the upper inode's own so far. */
-	err = lfs_store_protattr(ofs, upath.dentry, prot);
+	err = lfs_real_fileattr_get(&upath, &cur);
 	if (err)
 		goto out;
+	if (lower_only)
+		lfs_fileattr_rebase(fa, &seen, &cur);
 	err = lfs_real_fileattr_set(&upath, fa);
+	if (err)
+		goto out;
+	/*
+	 * Only now: an append-only or immutable flag of the upper inode's own
+	 * (set outside layerfs) refused the record until it was cleared.
+	 * Always written, as the flags may have been that inode's so far.
+	 */
+	err = lfs_store_protattr(ofs, upath.dentry, prot);
 	if (err) {
-		lfs_store_protattr(ofs, upath.dentry, old);
+		lfs_real_fileattr_set(&upath, &cur);
 		goto out;
 	}
 	inode_set_flags(inode, (d_inode(upath.dentry)->i_flags &

@@ -1079,6 +1079,29 @@ TEST_F(ns, names_no_whiteout_can_hide_are_refused_before_anything_changes)
 }
 
 /*
+ * Unmounts, and mounts again with the upper and work dirs on a new tmpfs
+ * (mounted with @opts) at @name in the scratch dir.
+ */
+static void upper_on_tmpfs(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(ns) *self, const char *name,
+			   const char *opts)
+{
+	char dir[PATH_MAX - 16];
+
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	snprintf(dir, sizeof(dir), "%s/%s", NS->u.s.dir, name);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	ASSERT_EQ(0, mount("tmpfs", dir, "tmpfs", 0, opts));
+	snprintf(NS->u.upper, sizeof(NS->u.upper), "%s/upper", dir);
+	snprintf(NS->u.work, sizeof(NS->u.work), "%s/work", dir);
+	ASSERT_EQ(0, mkdir(NS->u.upper, 0755));
+	ASSERT_EQ(0, mkdir(NS->u.work, 0755));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+}
+
+/*
  * A whiteout that cannot be made (the upper filesystem is out of inodes)
  * fails unlink, rmdir and rename with ENOSPC before anything changed.
  * Before, unlink removed the upper file first, and rename moved it, so the
@@ -1086,22 +1109,12 @@ TEST_F(ns, names_no_whiteout_can_hide_are_refused_before_anything_changes)
  */
 TEST_F(ns, a_whiteout_that_cannot_be_made_changes_nothing)
 {
-	char tiny[PATH_MAX - 16], name[64];
+	char name[64];
 	int fd, n, err, wh[2];
 
 	/* A tmpfs upper over ext4 layers: inode numbers collide there. */
 	SKIP_IF_OVERLAY("upper and lower on two filesystems, without xino");
-	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
-	snprintf(tiny, sizeof(tiny), "%s/tiny", NS->u.s.dir);
-	ASSERT_EQ(0, mkdir(tiny, 0755));
-	ASSERT_EQ(0, mount("tmpfs", tiny, "tmpfs", 0, "nr_inodes=64,size=64m"));
-	snprintf(NS->u.upper, sizeof(NS->u.upper), "%s/upper", tiny);
-	snprintf(NS->u.work, sizeof(NS->u.work), "%s/work", tiny);
-	ASSERT_EQ(0, mkdir(NS->u.upper, 0755));
-	ASSERT_EQ(0, mkdir(NS->u.work, 0755));
-	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
-		TH_LOG("%s", NS->u.s.log);
-	}
+	upper_on_tmpfs(_metadata, self, "tiny", "nr_inodes=64,size=64m");
 
 	BOTH(
 		ASSERT_EQ(0, pwrite_pattern(P("small"), 10, 50, 81, 0));
@@ -1359,6 +1372,16 @@ static long get_xflags(const char *path)
 	return ret;
 }
 
+/* (@get(@path) & @mask) == @want, where @get (one of the two above) worked. */
+#define EXPECT_FLAGS(get, path, mask, want) do { \
+	const char *p_ = (path); \
+	long f_ = get(p_); \
+	EXPECT_LE(0, f_) { \
+		TH_LOG("%s: %s", p_, strerror((int)-f_)); \
+	} \
+	EXPECT_EQ((long)(want), f_ & (long)(mask)); \
+} while (0)
+
 /* Skips the test if the filesystem under test has no inode flags. */
 #define REQUIRE_INODE_FLAGS() do { \
 	int err_ = set_inode_flag(path_in(NS->model, "top"), FS_NODUMP_FL, true); \
@@ -1381,14 +1404,14 @@ TEST_F(ns, chattr_makes_objects_immutable_through_the_mount)
 
 	REQUIRE_INODE_FLAGS();
 	ASSERT_EQ(0, set_inode_flag(MNT("small"), FS_NODUMP_FL, true));
-	EXPECT_EQ(FS_NODUMP_FL, get_inode_flags(UPPER("small")) & FS_NODUMP_FL);
+	EXPECT_FLAGS(get_inode_flags, UPPER("small"), FS_NODUMP_FL, FS_NODUMP_FL);
 	ASSERT_EQ(0, set_inode_flag(MNT("small"), FS_IMMUTABLE_FL, true));
 	ASSERT_EQ(0, set_inode_flag(MNT("d"), FS_IMMUTABLE_FL, true));
 	for (int pass = 0; pass < 2; pass++) {
-		EXPECT_EQ(im | FS_NODUMP_FL,
-			  get_inode_flags(MNT("small")) & (im | FS_NODUMP_FL));
-		EXPECT_EQ(FS_XFLAG_IMMUTABLE,
-			  get_xflags(MNT("d")) & FS_XFLAG_IMMUTABLE);
+		EXPECT_FLAGS(get_inode_flags, MNT("small"), im | FS_NODUMP_FL,
+			     im | FS_NODUMP_FL);
+		EXPECT_FLAGS(get_xflags, MNT("d"), FS_XFLAG_IMMUTABLE,
+			     FS_XFLAG_IMMUTABLE);
 		EXPECT_EQ(EPERM, open_errno(MNT("small"), O_WRONLY));
 		EXPECT_EQ(EPERM, ERR(chmod(MNT("small"), 0600)));
 		EXPECT_EQ(EPERM, ERR(setxattr(MNT("small"), "user.x", "1", 1, 0)));
@@ -1396,8 +1419,8 @@ TEST_F(ns, chattr_makes_objects_immutable_through_the_mount)
 		EXPECT_EQ(EPERM, ERR(unlink(MNT("small"))));
 		EXPECT_EQ(EPERM, ERR(mkdir(MNT("d/new"), 0755)));
 		EXPECT_EQ(EPERM, ERR(unlink(MNT("d/a"))));
-		EXPECT_EQ(0, get_inode_flags(UPPER("small")) & im);
-		EXPECT_EQ(0, get_inode_flags(UPPER("d")) & im);
+		EXPECT_FLAGS(get_inode_flags, UPPER("small"), im, 0);
+		EXPECT_FLAGS(get_inode_flags, UPPER("d"), im, 0);
 		if (!pass)
 			ASSERT_EQ(0, lfs_upper_cycle(&NS->u));
 	}
@@ -1414,34 +1437,94 @@ TEST_F(ns, chattr_makes_objects_immutable_through_the_mount)
 /*
  * A file append-only in its lower layer is so through the mount, also
  * after an append copied it up and after a remount.  Before, layerfs
- * enforced no flag of a real inode, and copy-up dropped them.
+ * enforced no flag of a real inode, and copy-up dropped them.  A lower
+ * file's no-atime flag (no role for layerfs) is the upper file's after
+ * copy-up; it was dropped even once copy-up carried the others.
  */
 TEST_F(ns, an_append_only_lower_file_stays_append_only_after_copy_up)
 {
-	char lower[PATH_MAX];
+	char lower[PATH_MAX], small[PATH_MAX];
 
 	REQUIRE_INODE_FLAGS();
 	snprintf(lower, sizeof(lower), "%s", lfs_in_layer(&NS->u.s, 1, "solo"));
+	snprintf(small, sizeof(small), "%s", lfs_in_layer(&NS->u.s, 1, "small"));
 	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
 	ASSERT_EQ(0, set_inode_flag(lower, FS_APPEND_FL, true));
+	ASSERT_EQ(0, set_inode_flag(small, FS_NOATIME_FL, true));
 	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
 		TH_LOG("%s", NS->u.s.log);
 	}
-	EXPECT_EQ(FS_APPEND_FL, get_inode_flags(MNT("solo")) & FS_APPEND_FL);
+	EXPECT_FLAGS(get_inode_flags, MNT("solo"), FS_APPEND_FL, FS_APPEND_FL);
 	EXPECT_EQ(EPERM, open_errno(MNT("solo"), O_WRONLY));
-	BOTH(ASSERT_EQ(0, pwrite_pattern(P("solo"), 0, 10, 11, O_APPEND)));
+	BOTH(
+		ASSERT_EQ(0, pwrite_pattern(P("solo"), 0, 10, 11, O_APPEND));
+		ASSERT_EQ(0, pwrite_pattern(P("small"), 5, 10, 12, 0));
+	);
+	EXPECT_FLAGS(get_inode_flags, UPPER("small"), FS_NOATIME_FL,
+		     FS_NOATIME_FL);
 	for (int pass = 0; pass < 2; pass++) {
-		EXPECT_EQ(FS_APPEND_FL,
-			  get_inode_flags(MNT("solo")) & FS_APPEND_FL);
+		EXPECT_FLAGS(get_inode_flags, MNT("solo"), FS_APPEND_FL,
+			     FS_APPEND_FL);
 		EXPECT_EQ(EPERM, open_errno(MNT("solo"), O_WRONLY));
 		EXPECT_EQ(EPERM, ERR(truncate(MNT("solo"), 0)));
-		EXPECT_EQ(0, get_inode_flags(UPPER("solo")) & FS_APPEND_FL);
+		EXPECT_FLAGS(get_inode_flags, UPPER("solo"), FS_APPEND_FL, 0);
 		if (!pass)
 			ASSERT_EQ(0, lfs_upper_cycle(&NS->u));
 	}
 	ASSERT_EQ(0, set_inode_flag(MNT("solo"), FS_APPEND_FL, false));
 	BOTH(ASSERT_EQ(0, truncate(P("solo"), 5)));
 	ASSERT_EQ(0, set_inode_flag(lower, FS_APPEND_FL, false));
+	CHECK_TREES();
+}
+
+/*
+ * chattr of a lower file when the upper layer is on another filesystem
+ * (tmpfs).  The flags lsattr shows before copy-up are the lower
+ * filesystem's, with its own (ext4's extent flag 'e'); they were passed to
+ * the upper filesystem as they were, which refused them (EOPNOTSUPP), and
+ * chattr failed after copying the file up.  overlayfs fails the same way.
+ */
+TEST_F(ns, chattr_of_a_lower_file_works_with_the_upper_layer_on_tmpfs)
+{
+	SKIP_IF_OVERLAY("overlayfs fails it too");
+	REQUIRE_INODE_FLAGS();
+	upper_on_tmpfs(_metadata, self, "tmpfs", NULL);
+	ASSERT_EQ(0, set_inode_flag(MNT("small"), FS_NODUMP_FL, true));
+	ASSERT_EQ(0, set_inode_flag(MNT("d"), FS_IMMUTABLE_FL, true));
+	EXPECT_FLAGS(get_inode_flags, MNT("small"), FS_NODUMP_FL, FS_NODUMP_FL);
+	EXPECT_FLAGS(get_inode_flags, UPPER("small"), FS_NODUMP_FL, FS_NODUMP_FL);
+	EXPECT_EQ(EPERM, ERR(mkdir(MNT("d/new"), 0755)));
+	ASSERT_EQ(0, set_inode_flag(MNT("d"), FS_IMMUTABLE_FL, false));
+	BOTH(ASSERT_EQ(0, mkdir(P("d/new"), 0755)));
+	CHECK_TREES();
+}
+
+/*
+ * An append-only flag set on an upper directory itself (outside layerfs,
+ * or by an older layerfs or overlayfs) is enforced through the mount and
+ * can be cleared there.  Before, chattr through the mount failed with
+ * EPERM: the record it writes first cannot be written on an append-only
+ * inode.  overlayfs fails the same way.
+ */
+TEST_F(ns, an_append_only_upper_directory_can_be_cleared_through_the_mount)
+{
+	SKIP_IF_OVERLAY("overlayfs cannot clear it either");
+	REQUIRE_INODE_FLAGS();
+	BOTH(
+		ASSERT_EQ(0, mkdir(P("ad"), 0755));
+		ASSERT_EQ(0, lfs_write_file(P("ad/f"), "f", 1));
+	);
+	ASSERT_EQ(0, lfs_stack_umount(&NS->u.s));
+	ASSERT_EQ(0, set_inode_flag(UPPER("ad"), FS_APPEND_FL, true));
+	ASSERT_EQ(0, lfs_upper_mount(&NS->u)) {
+		TH_LOG("%s", NS->u.s.log);
+	}
+	EXPECT_FLAGS(get_inode_flags, MNT("ad"), FS_APPEND_FL, FS_APPEND_FL);
+	EXPECT_EQ(EPERM, ERR(unlink(MNT("ad/f"))));
+	ASSERT_EQ(0, set_inode_flag(MNT("ad"), FS_APPEND_FL, false));
+	EXPECT_FLAGS(get_inode_flags, MNT("ad"), FS_APPEND_FL, 0);
+	EXPECT_FLAGS(get_inode_flags, UPPER("ad"), FS_APPEND_FL, 0);
+	BOTH(ASSERT_EQ(0, unlink(P("ad/f"))));
 	CHECK_TREES();
 }
 
