@@ -373,7 +373,6 @@ static int lfs_sweep_dir(struct lfs_fs *ofs, struct dentry *d)
 static void lfs_sweep_work_dir(struct lfs_fs *ofs)
 {
 	struct lfs_names names = LFS_NAMES_INIT(names);
-	struct inode *wdir = d_inode(ofs->workdir);
 	struct lfs_name *n;
 	struct dentry *d;
 	int err;
@@ -383,15 +382,13 @@ static void lfs_sweep_work_dir(struct lfs_fs *ofs)
 		pr_warn("layerfs: cannot read the work directory %s: %d\n",
 			ofs->work_name, err);
 	list_for_each_entry(n, &names.list, list) {
-		inode_lock_nested(wdir, I_MUTEX_PARENT);
-		d = lookup_one(lfs_upper_idmap(ofs), n->name, ofs->workdir,
-			       n->len);
+		d = lookup_one_unlocked(lfs_upper_idmap(ofs), n->name,
+					ofs->workdir, n->len);
 		err = PTR_ERR_OR_ZERO(d);
-		if (!err && d_is_positive(d) && !d_is_dir(d))
-			err = vfs_unlink(lfs_upper_idmap(ofs), wdir, d, NULL);
-		inode_unlock(wdir);
 		if (!err && d_is_dir(d))
 			err = lfs_sweep_dir(ofs, d);
+		else if (!err && d_is_positive(d))
+			err = lfs_cleanup_temp(ofs, d);
 		if (err)
 			pr_warn_ratelimited("layerfs: cannot remove %s from the work directory: %d\n",
 					    n->name, err);
