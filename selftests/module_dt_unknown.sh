@@ -21,36 +21,16 @@ scripts=$(dirname "$(dirname "$(dirname "$(readlink -f "$0")")")")/scripts
 . "$scripts/tap-lib.sh" || exit 1
 
 base=${LFS_TEST_DIR:-/tmp}/dt-unknown
-LOOP=
-MNTS=()
+tap_scratch "$base" mkfs.xfs python3
 
-cleanup() {
-	local i
-	for ((i = ${#MNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MNTS[i]}" 2>/dev/null || umount -l "${MNTS[i]}" 2>/dev/null
-	done
-	[ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
-	rm -rf "$base"
-}
-trap cleanup EXIT
-
-for tool in losetup mkfs.xfs python3; do
-	command -v "$tool" >/dev/null || skip_all "$tool is not installed"
-done
-modprobe loop 2>/dev/null
-[ -e /dev/loop-control ] || skip_all "no loop devices"
-
-rm -rf "$base"
 mkdir -p "$base/lower" "$base/t" || exit 1
 truncate -s 512M "$base/xfs.img" || exit 1
 mkfs.xfs -q -f -m crc=0 -n ftype=0 "$base/xfs.img" >/dev/null 2>&1 ||
 	skip_all "mkfs.xfs cannot make a filesystem without ftype"
-LOOP=$(losetup -f --show "$base/xfs.img") || skip_all "losetup failed"
-mount -t xfs "$LOOP" "$base/lower" 2>/dev/null ||
-	skip_all "this kernel does not mount xfs v4 (CONFIG_XFS_SUPPORT_V4)"
-MNTS+=("$base/lower")
+tap_loop_mount "$base/xfs.img" xfs "$base/lower" \
+	"this kernel does not mount xfs v4 (CONFIG_XFS_SUPPORT_V4)"
 mount -t tmpfs tmpfs "$base/t" || exit 1
-MNTS+=("$base/t")
+TAP_MNTS+=("$base/t")
 
 # L1 (top lower) cuts off "cut", which L2 has as a directory; the upper
 # layer has "d" and "cut" as directories of its own, with no origin.
@@ -101,7 +81,7 @@ fi
 
 if mount -t layerfs -o "lowerdir=$L1:$L2,upperdir=$up,workdir=$base/t/work" \
 	none "$mnt"; then
-	MNTS+=("$mnt")
+	TAP_MNTS+=("$mnt")
 	ok "mount over lower layers without file types"
 else
 	not_ok "mount over lower layers without file types"
@@ -134,7 +114,7 @@ mkdir -p "$base/lower/up2" "$w/#lfs-0-1" "$w/#lfs-0-2" "$base/t/mnt2" &&
 	: >"$w/#lfs-0-2/.wh.f" || exit 1
 if mount -t layerfs -o "lowerdir=$L1,upperdir=$base/lower/up2,workdir=$w" \
 	none "$base/t/mnt2"; then
-	MNTS+=("$base/t/mnt2")
+	TAP_MNTS+=("$base/t/mnt2")
 	if [ -f "$w/#lfs-0-1/.wh.f" ] && [ -f "$w/#lfs-0-1/keep" ] &&
 		[ ! -e "$w/#lfs-0-2" ]; then
 		ok "work dir sweep without types keeps what is not only whiteouts"
