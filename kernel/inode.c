@@ -315,6 +315,24 @@ static int lfs_real_fileattr_get(const struct path *realpath,
 	return err == -ENOIOCTLCMD ? -ENOTTY : err;
 }
 
+/*
+ * As lfs_real_fileattr_get(), but a lower filesystem that keeps no flags
+ * (erofs, squashfs, NFS, a FUSE filesystem without the ioctl) reports none,
+ * which is the truth there: chattr of such a file goes to its upper copy.
+ */
+static int lfs_lower_fileattr_get(struct lfs_fs *ofs,
+				  const struct path *realpath,
+				  struct fileattr *fa)
+{
+	int err = lfs_real_fileattr_get(realpath, fa);
+
+	if (err == -ENOTTY && realpath->mnt != ofs->upper_mnt) {
+		fileattr_fill_flags(fa, 0);
+		err = 0;
+	}
+	return err;
+}
+
 static int lfs_real_fileattr_set(const struct path *realpath,
 				 struct fileattr *fa)
 {
@@ -436,7 +454,7 @@ int lfs_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 
 	lfs_path_real(inode, &realpath);
 	old_cred = lfs_override_creds(inode->i_sb);
-	err = lfs_real_fileattr_get(&realpath, fa);
+	err = lfs_lower_fileattr_get(LFS_FS(inode->i_sb), &realpath, fa);
 	revert_creds(old_cred);
 	if (inode->i_flags & S_APPEND) {
 		fa->flags |= FS_APPEND_FL;
@@ -504,7 +522,7 @@ int lfs_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
 	/* What lfs_fileattr_get() gave the VFS, less the protection flags. */
 	if (lower_only) {
 		lfs_path_real(inode, &upath);
-		err = lfs_real_fileattr_get(&upath, &seen);
+		err = lfs_lower_fileattr_get(ofs, &upath, &seen);
 		if (err)
 			goto out;
 	}
