@@ -54,7 +54,13 @@ static int lfs_statfs(struct dentry *dentry, struct kstatfs *buf)
 	return err;
 }
 
-/* What a writable mount changed lives in the upper filesystem. */
+/*
+ * What a writable mount changed lives in the upper filesystem.  sync(2)
+ * comes here too (no SB_I_SKIP_SYNC, unlike overlayfs): its pass over the
+ * upper filesystem's inodes may run before the one over layerfs's, whose
+ * writeback of a partial file only dirties the upper file's page cache
+ * when the map does not change.
+ */
 static int lfs_sync_fs(struct super_block *sb, int wait)
 {
 	struct lfs_fs *ofs = LFS_FS(sb);
@@ -205,7 +211,6 @@ int lfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	sb->s_op = &lfs_super_operations;
 	sb->s_xattr = lfs_xattr_handlers;
 	sb->s_flags |= SB_POSIXACL;
-	sb->s_iflags |= SB_I_SKIP_SYNC;
 	sb->s_maxbytes = 0;
 	sb->s_time_gran = NSEC_PER_SEC;
 

@@ -11,7 +11,9 @@
 #    zeros or garbage, and the lower file is unchanged;
 #  - a read(2) of a partial file that meets a failing device (dm-flakey
 #    failing all I/O) returns EIO, or the bytes before the failure, never
-#    bytes that are not the file's.
+#    bytes that are not the file's;
+#  - sync(2) makes what was written durable: a power cut right after it
+#    (dm-flakey dropping every write) loses nothing.
 # TAP output; run once (module_*), installed without the .sh.
 set -u
 
@@ -110,16 +112,20 @@ if off > 65536:
 EOF
 }
 
-# table DEV NAME linear|failing|dead: failing fails writes, dead all I/O
+# table DEV NAME linear|failing|dropping|dead: failing fails writes,
+# dropping drops them (as a power cut would), dead fails all I/O
 table() {
-	local sectors
+	local sectors nolockfs=
 	sectors=$(blockdev --getsz "$1")
+	# Without a freeze of the filesystem, which would write it all.
+	[ "$3" = dropping ] && nolockfs=--nolockfs
 	case $3 in
 	linear) set -- "$1" "$2" "0 $sectors linear $1 0" ;;
 	failing) set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600 1 error_writes" ;;
+	dropping) set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600 1 drop_writes" ;;
 	*) set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600" ;;
 	esac
-	dmsetup suspend --noudevsync "$2" && dmsetup load "$2" --table "$3" &&
+	dmsetup suspend --noudevsync $nolockfs "$2" && dmsetup load "$2" --table "$3" &&
 		dmsetup resume --noudevsync "$2"
 }
 
@@ -137,6 +143,7 @@ for fs in ext4 xfs; do
 	mkdir -p "$d/lower" "$d/up" "$d/mnt"
 	xfs_io -f -c "pwrite -q -S 0x4c 0 8m" "$d/lower/f" || { not_ok "$fs: lower file"; continue; }
 	cp "$d/lower/f" "$d/lower/g"
+	cp "$d/lower/f" "$d/lower/h"
 	cp "$d/lower/f" "$d/lower.orig"
 	truncate -s 512M "$d/img"
 	loop=$(losetup -f --show "$d/img") || { not_ok "$fs: losetup"; continue; }
@@ -194,6 +201,32 @@ for fs in ext4 xfs; do
 		ok "$fs: the lower file is unchanged"
 	else
 		not_ok "$fs: the lower file is unchanged"
+	fi
+
+	# h: sync(2), then the power goes (every write after it dropped).  A
+	# MAP_SHARED write into a granule already in the upper file changes
+	# no map: only sync(2)'s pass over layerfs writes it to the upper
+	# file's page cache, after the pass over the upper filesystem.
+	t="$fs: sync(2) makes a mapped write into an upper granule durable"
+	cp "$d/lower.orig" "$d/h.want" &&
+		xfs_io -c "pwrite -q -S 0x45 0 64k" -c "pwrite -q -S 0x46 4096 4096" \
+			"$d/h.want" >/dev/null
+	if xfs_io -c "pwrite -q -S 0x45 0 64k" -c fsync "$d/mnt/h" &&
+		xfs_io -c "mmap -w 0 64k" -c "mwrite -S 0x46 4096 4096" \
+			-c munmap "$d/mnt/h" && sync && table "$loop" "lfs-eio-$fs" dropping; then
+		umount "$d/mnt" 2>/dev/null
+		umount "$d/up" 2>/dev/null || umount -l "$d/up"
+		MNTS=()
+		if ! table "$loop" "lfs-eio-$fs" linear || ! mount_all; then
+			not_ok "$t" "mounting again failed"
+		elif cmp "$d/mnt/h" "$d/h.want" >/dev/null 2>&1; then
+			ok "$t"
+		else
+			not_ok "$t" "$(cmp "$d/mnt/h" "$d/h.want" 2>&1)"
+		fi
+	else
+		not_ok "$t" "setting it up failed"
+		table "$loop" "lfs-eio-$fs" linear
 	fi
 
 	# g: a changed granule (64 KiB at 64 KiB) after a lower one, its
