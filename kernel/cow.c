@@ -1076,6 +1076,27 @@ static ssize_t lfs_cow_write_checks(struct kiocb *iocb, struct iov_iter *from)
 	return iov_iter_count(from);
 }
 
+/*
+ * A write into the page cache reaches the upper file only at writeback, up
+ * to a dirty_expire later: the upper file's times (which stat reports;
+ * S_NOCMTIME keeps the VFS off the layerfs inode's) change now, as a
+ * write's must.  Caller holds i_rwsem.
+ */
+static int lfs_cow_update_time(struct inode *inode, struct lfs_cow *cow)
+{
+	const struct cred *old_cred;
+	int err;
+
+	old_cred = lfs_override_creds(inode->i_sb);
+	file_start_write(cow->upper);
+	err = file_update_time(cow->upper);
+	file_end_write(cow->upper);
+	revert_creds(old_cred);
+	if (!err)
+		lfs_copyattr(inode);
+	return err;
+}
+
 ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
@@ -1103,7 +1124,9 @@ ssize_t lfs_cow_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			lfs_cow_write_prefetch(inode, lfs_cow(inode),
 					       iocb->ki_pos,
 					       iov_iter_count(from));
-		ret = __generic_file_write_iter(iocb, from);
+		ret = lfs_cow_update_time(inode, lfs_cow(inode));
+		if (!ret)
+			ret = __generic_file_write_iter(iocb, from);
 		if (ret > 0)
 			done += ret;
 	}

@@ -16,6 +16,7 @@
 #include <linux/fs.h>
 #include <linux/fileattr.h>
 #include <linux/namei.h>
+#include <linux/pagemap.h>
 #include <linux/posix_acl.h>
 #include <linux/ratelimit.h>
 #include <linux/security.h>
@@ -216,6 +217,18 @@ int lfs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	err = setattr_prepare(&nop_mnt_idmap, dentry, attr);
 	if (err)
 		return err;
+	/*
+	 * Times given explicitly (cp -p, tar, rsync) must not become "now"
+	 * when writeback stores a partial file's dirty pages in the upper
+	 * file later: store them first, without write access to the upper
+	 * mount (see lfs_cow_setsize()).
+	 */
+	if ((attr->ia_valid & (ATTR_MTIME_SET | ATTR_ATIME_SET)) &&
+	    lfs_is_partial(inode)) {
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			return err;
+	}
 	err = lfs_want_write(dentry);
 	if (err)
 		return err;

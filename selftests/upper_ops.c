@@ -968,6 +968,61 @@ TEST_F(ns, metadata_changes_on_lower_entries)
 	EXPECT_TRUE(same_bytes(lfs_in_layer(&NS->u.s, 1, "big"), MNT("big"), 0, BIG_SIZE));
 }
 
+/*
+ * A write into a partial file's page cache reaches the upper file only at
+ * writeback; stat must show the change at once, as for any file.  (At the
+ * end of the file: a write there never goes straight to the upper file.)
+ */
+TEST_F(ns, a_write_into_a_partial_file_changes_its_mtime_at_once)
+{
+	struct timespec old[2] = { { .tv_sec = 1000000 },
+				   { .tv_sec = 1000000 } };
+	struct stat st;
+	int fd;
+
+	BOTH(
+		fd = open(P("big"), O_WRONLY);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, futimens(fd, old));
+		ASSERT_EQ(10, pwrite(fd, "0123456789", 10, BIG_SIZE));
+		ASSERT_EQ(0, fstat(fd, &st));
+		EXPECT_LT(old[1].tv_sec, st.st_mtim.tv_sec);
+		ASSERT_EQ(0, stat(P("big"), &st));
+		EXPECT_LT(old[1].tv_sec, st.st_mtim.tv_sec);
+		ASSERT_EQ(0, close(fd));
+	);
+	CHECK_TREES();
+}
+
+/*
+ * Times set after writes (cp -p, rsync --inplace, tar) are the file's
+ * times: writing the page cache back later must not make them "now".
+ */
+TEST_F(ns, times_set_after_writes_into_a_partial_file_stay)
+{
+	struct timespec ts[2] = { { .tv_sec = 2000000, .tv_nsec = 3000 },
+				  { .tv_sec = 3000000, .tv_nsec = 4000 } };
+	struct stat st;
+	int fd;
+
+	BOTH(
+		fd = open(P("big"), O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(10, pwrite(fd, "0123456789", 10, 5));
+		ASSERT_EQ(10, pwrite(fd, "0123456789", 10, BIG_SIZE));
+		ASSERT_EQ(0, futimens(fd, ts));
+		ASSERT_EQ(0, fsync(fd));
+		ASSERT_EQ(0, fstat(fd, &st));
+		EXPECT_EQ(ts[1].tv_sec, st.st_mtim.tv_sec);
+		EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
+		ASSERT_EQ(0, close(fd));
+	);
+	CHECK_TREES();
+	ASSERT_EQ(0, stat(MNT("big"), &st));
+	EXPECT_EQ(ts[1].tv_sec, st.st_mtim.tv_sec);
+	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
+}
+
 TEST_F(ns, remount_read_only_and_back)
 {
 	ASSERT_EQ(0, pwrite_pattern(MNT("big"), 5000, 10, 7, 0));
