@@ -939,6 +939,15 @@ static int lfs_walk_push(struct list_head *todo, struct dentry *dentry)
 /*
  * Copy up every entry of directory @dir; push its subdirectories.  @locked:
  * the caller (vfs_rename()) holds @dir's i_rwsem already.
+ *
+ * This runs inside ->rename(), which holds the locks of other layerfs
+ * inodes (the victim, a non-directory exchanged) and upper write access:
+ * waiting here for the lock of a directory of the tree could close a
+ * cycle with a task that holds it and waits for one of those (link(2) of
+ * the exchanged file into it, a rename out of it into the victim, a freeze
+ * of the upper filesystem).  A directory busy elsewhere at that moment
+ * makes the rename fail with EXDEV instead, which mv(1) and other callers
+ * answer by copying, as they do on overlayfs.
  */
 static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo,
 				bool locked)
@@ -948,13 +957,13 @@ static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo,
 	unsigned int i, n;
 	int err;
 
-	if (!locked)
-		inode_lock_shared(inode);
+	if (!locked && !inode_trylock_shared(inode))
+		return -EXDEV;
 	names = lfs_dir_names(inode, &n);
-	if (!locked)
-		inode_unlock_shared(inode);
-	if (IS_ERR(names))
-		return PTR_ERR(names);
+	if (IS_ERR(names)) {
+		err = PTR_ERR(names);
+		goto out_unlock;
+	}
 
 	for (i = 0, err = 0; i < n; i++) {
 		struct dentry *child;
@@ -963,11 +972,7 @@ static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo,
 			err = err ?: -EINTR;
 			continue;
 		}
-		if (locked)
-			child = lookup_one_len(names[i], dir, strlen(names[i]));
-		else
-			child = lookup_one_len_unlocked(names[i], dir,
-							strlen(names[i]));
+		child = lookup_one_len(names[i], dir, strlen(names[i]));
 		if (IS_ERR(child)) {
 			err = PTR_ERR(child);
 			continue;
@@ -983,6 +988,9 @@ static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo,
 	for (i = 0; i < n; i++)
 		kfree(names[i]);
 	kvfree(names);
+out_unlock:
+	if (!locked)
+		inode_unlock_shared(inode);
 	return err;
 }
 

@@ -36,6 +36,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libharness.h"
@@ -886,6 +887,53 @@ TEST_F(ns, rename_noreplace)
 				       P("d/ldir"), RENAME_NOREPLACE));
 	);
 	CHECK_TREES();
+}
+
+/*
+ * A rename that copies a lower tree up holds other inodes while it walks
+ * the tree: RENAME_EXCHANGE of a lower directory with a file holds the
+ * file, and link(2) of that file into the directory holds the directory
+ * and waits for the file.  The walk waited for the directory: both hung
+ * for good.  Now a busy tree makes the rename fail (EXDEV); as the names
+ * swap, the links fail as well at times; nothing may hang.
+ */
+TEST_F(ns, exchanging_a_lower_directory_while_linking_into_it_does_not_hang)
+{
+	const char *names[2] = { "tree", "solo" };
+	int swaps = 0, busy = 0, status, i;
+	time_t end = time(NULL) + 4;
+	char from[PATH_MAX], to[PATH_MAX];
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		while (time(NULL) < end) {
+			for (i = 0; i < 2; i++) {
+				snprintf(from, sizeof(from), "%s", MNT(names[i]));
+				snprintf(to, sizeof(to), "%s/g", MNT(names[!i]));
+				if (!link(from, to))
+					unlink(to);
+			}
+		}
+		_exit(0);
+	}
+	while (time(NULL) < end) {
+		if (!renameat2(AT_FDCWD, MNT("tree"), AT_FDCWD, MNT("solo"),
+			       RENAME_EXCHANGE))
+			swaps++;
+		else if (errno == EXDEV)
+			busy++;
+		else
+			break;
+	}
+	EXPECT_EQ(0, time(NULL) < end ? errno : 0);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	TH_LOG("%d exchanges, %d refused as busy", swaps, busy);
+	EXPECT_LT(0, swaps + busy);
+	/* The mount still answers, both names are there. */
+	EXPECT_EQ(0, access(MNT("tree"), F_OK));
+	EXPECT_EQ(0, access(MNT("solo"), F_OK));
 }
 
 TEST_F(ns, rename_exchange)
