@@ -569,20 +569,26 @@ static void lfs_cow_prefetch(struct lfs_cow *cow, loff_t pos, loff_t stop)
 /*
  * Read [pos, pos + n) of @src into the next @n bytes of @iter, zeros
  * after its end.  On success @iter has advanced by @n bytes; on failure
- * by the bytes read before it.
+ * by the bytes read before it.  Only a read of nothing is the end: a
+ * short one may be the bytes before an I/O error (filemap_read() returns
+ * those and drops the error), which the next read reports.
  */
 static int lfs_cow_read_src(struct file *src, struct iov_iter *iter,
 			    loff_t pos, size_t n)
 {
 	size_t total = iov_iter_count(iter);
-	ssize_t got = 0;
+	ssize_t got = 0, ret;
 
 	if (src) {
 		iov_iter_truncate(iter, n);
-		got = vfs_iter_read(src, iter, &pos, 0);
+		do {
+			ret = vfs_iter_read(src, iter, &pos, 0);
+			if (ret > 0)
+				got += ret;
+		} while (ret > 0 && got < n);
 		iov_iter_reexpand(iter, total - n + iov_iter_count(iter));
-		if (got < 0)
-			return got;
+		if (ret < 0)
+			return ret;
 	}
 	if (got < n && iov_iter_zero(n - got, iter) != n - got)
 		return -EFAULT;

@@ -85,13 +85,13 @@ for i in range(0, len(want), 4096):
 EOF
 }
 
-# read_dead FD LOWER: read(2)s of 1 MiB from offset 0 of FD (a file whose
-# second 64 KiB granule is in the upper layer, on a device failing all I/O)
-# return the lower bytes before that granule, then EIO.
+# read_dead FD LOWER LIMIT: read(2)s of 1 MiB from offset 0 of FD return
+# LOWER's bytes, at most LIMIT of them, then EIO.
 read_dead() {
 	python3 - "$@" <<'EOF'
 import errno, os, sys
 fd, want = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+limit = int(sys.argv[3])
 off = 0
 while True:
     try:
@@ -107,18 +107,22 @@ while True:
         sys.exit(f"read at {off} returned {len(got)} bytes, "
                  f"wrong from {off + i}: {got[i:i + 8]!r}")
     off += len(got)
-if off > 65536:
-    sys.exit(f"{off} bytes read before EIO, want at most 65536")
+if off > limit:
+    sys.exit(f"{off} bytes read before EIO, want at most {limit}")
 EOF
 }
 
-# table DEV NAME linear|failing|dropping|dead: failing fails writes,
-# dropping drops them (as a power cut would), dead fails all I/O
+# table DEV NAME linear|failing|dropping|dead[-nolockfs]: failing fails
+# writes, dropping drops them (as a power cut would), dead fails all I/O;
+# -nolockfs: without freezing the filesystem first (dropping never does)
 table() {
 	local sectors nolockfs=
 	sectors=$(blockdev --getsz "$1")
 	# Without a freeze of the filesystem, which would write it all.
-	[ "$3" = dropping ] && nolockfs=--nolockfs
+	case $3 in
+	*-nolockfs) set -- "$1" "$2" "${3%-nolockfs}"; nolockfs=--nolockfs ;;
+	dropping) nolockfs=--nolockfs ;;
+	esac
 	case $3 in
 	linear) set -- "$1" "$2" "0 $sectors linear $1 0" ;;
 	failing) set -- "$1" "$2" "0 $sectors flakey $1 0 0 3600 1 error_writes" ;;
@@ -235,7 +239,8 @@ for fs in ext4 xfs; do
 	if xfs_io -c "pwrite -q -S 0x44 65536 4096" -c fsync "$d/mnt/g" &&
 		exec 3<"$d/mnt/g" && echo 3 >/proc/sys/vm/drop_caches &&
 		table "$loop" "lfs-eio-$fs" dead; then
-		if why=$(read_dead 3 "$d/lower.orig" 2>&1); then
+		# The second 64 KiB granule is in the upper layer.
+		if why=$(read_dead 3 "$d/lower.orig" 65536 2>&1); then
 			ok "$t"
 		else
 			not_ok "$t" "$why"
@@ -248,4 +253,61 @@ for fs in ext4 xfs; do
 	umount "$d/mnt" "$d/up"
 	MNTS=()
 done
+
+# A lower file on a device with one bad 4 KiB block, 100 KiB into it: a
+# read of the partial file across it gives the lower bytes before the
+# block, then EIO.  The lower file's read returns the bytes before the
+# block (filemap_read() drops the error): taking that short read for the
+# end of the file filled the rest with zeros.
+bad_block() {
+	local d=$base/badlower loop dev phys total bad ext t
+	t="a read of a partial file across a bad lower block gives EIO, never zeros"
+
+	mkdir -p "$d/lower" "$d/t"
+	truncate -s 64M "$d/img"
+	loop=$(losetup -f --show "$d/img") || { not_ok "$t" "losetup"; return; }
+	DEVS=("lfs-eio-bad" "$loop" "${DEVS[@]}")
+	total=$(blockdev --getsz "$loop")
+	dmsetup create --noudevsync lfs-eio-bad --table "0 $total linear $loop 0" ||
+		{ not_ok "$t" "dmsetup create"; return; }
+	dmsetup mknodes lfs-eio-bad 2>/dev/null
+	dev=/dev/mapper/lfs-eio-bad
+	mkfs.ext4 -q "$dev" && mount "$dev" "$d/lower" ||
+		{ not_ok "$t" "mkfs or mount of the lower filesystem"; return; }
+	MNTS=("$d/lower" "${MNTS[@]}")
+	xfs_io -f -c "pwrite -q -S 0x4c 0 1m" -c fsync "$d/lower/f" >/dev/null ||
+		{ not_ok "$t" "the lower file"; return; }
+	# "0: [0..2047]: PHYS..END": the file in one extent, in sectors.
+	ext=$(xfs_io -c fiemap "$d/lower/f" | awk 'NR == 2')
+	if [[ ! $ext =~ ^[[:space:]]*0:\ \[0\.\.2047\]:\ ([0-9]+)\.\. ]]; then
+		not_ok "$t" "the lower file is not one extent: $ext"
+		return
+	fi
+	phys=${BASH_REMATCH[1]}
+	bad=$((phys + 200))
+	mount -t tmpfs tmpfs "$d/t" && MNTS=("$d/t" "${MNTS[@]}") &&
+		mkdir -p "$d/t/upper" "$d/t/work" "$d/t/mnt" &&
+		mount -t layerfs -o "lowerdir=$d/lower,upperdir=$d/t/upper,workdir=$d/t/work,cow_block=64k" \
+			none "$d/t/mnt" && MNTS=("$d/t/mnt" "${MNTS[@]}") ||
+		{ not_ok "$t" "mounting layerfs"; return; }
+	# Partial, with one granule far from the bad block in the upper file.
+	xfs_io -c "pwrite -q -S 0x55 524288 4096" -c fsync "$d/t/mnt/f" ||
+		{ not_ok "$t" "the write that makes the file partial"; return; }
+	dmsetup suspend --noudevsync lfs-eio-bad &&
+		printf '0 %d linear %s 0\n%d 8 error\n%d %d linear %s %d\n' \
+			"$bad" "$loop" "$bad" $((bad + 8)) $((total - bad - 8)) \
+			"$loop" $((bad + 8)) | dmsetup load lfs-eio-bad &&
+		dmsetup resume --noudevsync lfs-eio-bad ||
+		{ not_ok "$t" "dmsetup load of the bad block"; return; }
+	echo 3 >/proc/sys/vm/drop_caches
+	xfs_io -f -c "pwrite -q -S 0x4c 0 1m" "$d/want" >/dev/null &&
+		exec 4<"$d/t/mnt/f" || { not_ok "$t" "opening the file"; return; }
+	if why=$(read_dead 4 "$d/want" $((100 << 10)) 2>&1); then
+		ok "$t"
+	else
+		not_ok "$t" "$why"
+	fi
+	exec 4<&-
+}
+bad_block
 tap_done
