@@ -44,7 +44,8 @@
  * the upper file (a fill, writeback) take the upper mount's freeze
  * protection and the upper inode's i_rwsem under fill_mutex, so nothing
  * takes fill_mutex, or waits for writeback, with write access to the
- * upper mount held (lfs_cow_setsize()).
+ * upper mount held (lfs_cow_setsize()).  A map is written with upper write
+ * access taken under persist_mutex, never with fill_mutex held.
  */
 
 #include <linux/blkdev.h>
@@ -64,6 +65,13 @@
 #include <linux/uio.h>
 #include <linux/xattr.h>
 #include "layerfs.h"
+
+/*
+ * Writeback marks the one granule a folio starts in (lfs_cow_write_folio()),
+ * and this mapping has folios of one page: a page must not be bigger than
+ * the smallest granule, which a map made on any kernel may use.
+ */
+static_assert(PAGE_SIZE <= LAYERFS_COW_BLOCK_MIN);
 
 /* Folios read in one go by readahead: 128 KiB of 4 KiB pages. */
 #define LFS_READ_BATCH	32
@@ -103,6 +111,7 @@ struct lfs_cow {
 	loff_t lower_valid;
 	bool dirty;			/* map changed since persisted */
 	bool broken;			/* map unusable: I/O is EIO */
+	bool unsynced;			/* upper data lost: no map again */
 	bool no_clone;			/* the origin cannot be cloned */
 	bool materialised;		/* no map to write: drop it */
 	bool map_gone;			/* and it was dropped */
@@ -1582,6 +1591,43 @@ static bool lfs_cow_whole(struct inode *inode, struct lfs_cow *cow)
 }
 
 /*
+ * Write @map (@size bytes) as @upper's map, or remove the map (NULL), with
+ * write access to the upper mount: a frozen upper filesystem must not take
+ * the change (ext4 would journal it anyway), a read-only one refuses it.
+ * Never called with fill_mutex held (see the lock order above).
+ */
+static int lfs_cow_set_map(struct lfs_fs *ofs, struct dentry *upper,
+			   const void *map, size_t size)
+{
+	struct mnt_idmap *idmap = mnt_idmap(ofs->upper_mnt);
+	int err;
+
+	err = mnt_want_write(ofs->upper_mnt);
+	if (err)
+		return err;
+	if (map)
+		err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP, map, size,
+				   0);
+	else
+		err = vfs_removexattr(idmap, upper, LAYERFS_XATTR_MAP);
+	mnt_drop_write(ofs->upper_mnt);
+	return err;
+}
+
+/* fsync of the upper file before a map goes; a failure is remembered. */
+static int lfs_cow_sync_upper(struct lfs_cow *cow)
+{
+	int err = vfs_fsync(cow->upper, 1);
+
+	if (err) {
+		cow->unsynced = true;
+		pr_warn_ratelimited("layerfs: %pd: upper file not synced (%d): its map is not written again until the next mount\n",
+				    file_dentry(cow->upper), err);
+	}
+	return err;
+}
+
+/*
  * Write the map after making the data it points at durable, or drop it
  * once the file is whole.  Caller has mounter credentials; no folio of
  * the inode is locked.
@@ -1589,17 +1635,25 @@ static bool lfs_cow_whole(struct inode *inode, struct lfs_cow *cow)
 static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 {
 	struct dentry *upper = lfs_upper(inode);
-	struct mnt_idmap *idmap = mnt_idmap(LFS_FS(inode->i_sb)->upper_mnt);
+	struct lfs_fs *ofs = LFS_FS(inode->i_sb);
 	size_t size, hdr;
 	unsigned int nr;
 	void *map;
 	int err = 0;
 
 	mutex_lock(&cow->persist_mutex);
-	if (!READ_ONCE(cow->dirty) || cow->broken) {
-		err = cow->broken ? -EIO : 0;
+	/*
+	 * Once fsync of the upper file failed, granules marked present may
+	 * not be on its disk, and it reports that error only once: no map
+	 * that could list them is written while this inode lives.  The map
+	 * written last still holds, and the next mount reads it.
+	 */
+	if (cow->broken || cow->unsynced) {
+		err = -EIO;
 		goto out;
 	}
+	if (!READ_ONCE(cow->dirty))
+		goto out;
 	if (!READ_ONCE(cow->materialised) && lfs_cow_whole(inode, cow))
 		WRITE_ONCE(cow->materialised, true);
 	/* A file materialised has no use for a map: none is encoded. */
@@ -1617,11 +1671,12 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 			if (err != -E2BIG)
 				goto out;
 		} else {
-			err = vfs_fsync(cow->upper, 1);
+			err = lfs_cow_sync_upper(cow);
 			if (!err)
-				err = vfs_setxattr(idmap, upper, LAYERFS_XATTR_MAP,
-						   map, size, 0);
+				err = lfs_cow_set_map(ofs, upper, map, size);
 			kvfree(map);
+			if (cow->unsynced)
+				goto failed;
 		}
 		if (err != -ENOSPC && err != -E2BIG && err != -ERANGE)
 			break;
@@ -1666,10 +1721,9 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		spin_unlock(&cow->lock);
 		err = lfs_cow_materialise(inode, cow);
 		if (!err && !cow->map_gone) {
-			err = vfs_fsync(cow->upper, 1);
+			err = lfs_cow_sync_upper(cow);
 			if (!err)
-				err = vfs_removexattr(idmap, upper,
-						      LAYERFS_XATTR_MAP);
+				err = lfs_cow_set_map(ofs, upper, NULL, 0);
 			if (err == -ENODATA)
 				err = 0;
 			cow->map_gone = !err;

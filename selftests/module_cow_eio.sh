@@ -12,8 +12,13 @@
 #  - a read(2) of a partial file that meets a failing device (dm-flakey
 #    failing all I/O) returns EIO, or the bytes before the failure, never
 #    bytes that are not the file's;
+#  - once fsync failed to write a granule's data, no later fsync records
+#    the granule, even with the device well again (the upper file reports
+#    its writeback error only once);
 #  - sync(2) makes what was written durable: a power cut right after it
-#    (dm-flakey dropping every write) loses nothing.
+#    (dm-flakey dropping every write) loses nothing;
+#  - a read of a partial file across a bad block of its lower file gives
+#    the bytes before it, then EIO, never zeros.
 # TAP output; run once (module_*), installed without the .sh.
 set -u
 
@@ -148,6 +153,7 @@ for fs in ext4 xfs; do
 	xfs_io -f -c "pwrite -q -S 0x4c 0 8m" "$d/lower/f" || { not_ok "$fs: lower file"; continue; }
 	cp "$d/lower/f" "$d/lower/g"
 	cp "$d/lower/f" "$d/lower/h"
+	cp "$d/lower/f" "$d/lower/k"
 	cp "$d/lower/f" "$d/lower.orig"
 	truncate -s 512M "$d/img"
 	loop=$(losetup -f --show "$d/img") || { not_ok "$fs: losetup"; continue; }
@@ -206,6 +212,34 @@ for fs in ext4 xfs; do
 	else
 		not_ok "$fs: the lower file is unchanged"
 	fi
+
+	# k: the upper filesystem fails to write a new granule's data, for one
+	# fsync only.  That fsync reports EIO; the next one, with the device
+	# well again, must not record the granule as written (the upper file
+	# reports a writeback error once: a map written then pointed at lost
+	# data, zeros after a remount).
+	t="$fs: after fsync failed to write a granule, no later fsync records it"
+	if xfs_io -c "pwrite -q -S 0x47 131072 4096" "$d/mnt/k" &&
+		table "$loop" "lfs-eio-$fs" failing-nolockfs; then
+		out=$(xfs_io -c fsync "$d/mnt/k" 2>&1)
+		table "$loop" "lfs-eio-$fs" linear-nolockfs
+		out2=$(xfs_io -c fsync "$d/mnt/k" 2>&1)
+		umount "$d/mnt" 2>/dev/null
+		umount "$d/up" 2>/dev/null || umount -l "$d/up"
+		MNTS=()
+		if ! grep -q "Input/output error" <<<"$out"; then
+			not_ok "$t" "the fsync on the failing device said: $out"
+		elif ! mount_all; then
+			not_ok "$t" "mounting again failed"
+		elif why=$(check "$d/mnt/k" "$d/lower.orig" 0:0:00 131072:4096:47 2>&1); then
+			ok "$t"
+		else
+			not_ok "$t" "$why" "the fsync after the device recovered said: ${out2:-nothing}"
+		fi
+	else
+		not_ok "$t" "setting it up failed"
+	fi
+	mount_all 2>/dev/null
 
 	# h: sync(2), then the power goes (every write after it dropped).  A
 	# MAP_SHARED write into a granule already in the upper file changes

@@ -1071,6 +1071,55 @@ TEST_F(ns, times_set_after_writes_into_a_partial_file_stay)
 	EXPECT_EQ(ts[1].tv_nsec, st.st_mtim.tv_nsec);
 }
 
+/*
+ * The map of a partial file is written with write access to the upper
+ * mount: while the upper filesystem is frozen (a snapshot being taken)
+ * fsync waits, where it wrote the map into the frozen filesystem (ext4
+ * journals it anyway, with a warning).  A whole-granule write goes
+ * straight to the upper file, so that only the map is left for fsync.
+ */
+TEST_F(ns, fsync_waits_for_a_frozen_upper_filesystem_to_write_a_map)
+{
+	char buf[4096];
+	int fd, ufd, status;
+	pid_t pid;
+
+	SKIP_IF_OVERLAY("overlayfs has no map: its fsync has nothing to write");
+	memset(buf, 'f', sizeof(buf));
+	fd = open(MNT("big"), O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4096, pwrite(fd, buf, sizeof(buf), 8192));
+	ufd = open(NS->u.upper, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, ufd);
+	if (ioctl(ufd, FIFREEZE, 0)) {
+		close(ufd);
+		close(fd);
+		SKIP(return, "FIFREEZE of the upper filesystem: %s",
+		     strerror(errno));
+	}
+	pid = fork();
+	if (!pid)
+		_exit(fsync(fd) ? errno : 0);
+	usleep(500 * 1000);
+	/* Thaw before any assertion can end the test with it frozen. */
+	status = waitpid(pid, NULL, WNOHANG);
+	ASSERT_EQ(0, ioctl(ufd, FITHAW, 0));
+	EXPECT_EQ(0, status) {
+		TH_LOG("fsync returned while the upper filesystem was frozen");
+	}
+	if (!status) {
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	close(ufd);
+	close(fd);
+	fd = open(path_in(NS->model, "big"), O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4096, pwrite(fd, buf, sizeof(buf), 8192));
+	close(fd);
+	CHECK_TREES();
+}
+
 TEST_F(ns, remount_read_only_and_back)
 {
 	ASSERT_EQ(0, pwrite_pattern(MNT("big"), 5000, 10, 7, 0));
