@@ -1856,7 +1856,8 @@ long lfs_cow_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
 		return -EFBIG;
 
 	inode_lock(inode);
-	err = file_write_and_wait_range(file, offset, end - 1);
+	/* Not file_write_and_wait_range(): fsync must still see an error. */
+	err = filemap_write_and_wait_range(inode->i_mapping, offset, end - 1);
 	if (err)
 		goto out_unlock;
 	old_cred = lfs_override_creds(inode->i_sb);

@@ -16,9 +16,11 @@
  * place, so a crash leaves either no upper object or a complete one.
  *
  * Locking order (outermost first):
- *   layerfs dir i_rwsem (the VFS takes it) -> layerfs lfs_inode->lock
- *   (copy-up) -> upper mnt write access -> upper i_rwsem, parent before
+ *   layerfs dir i_rwsem (the VFS takes it) -> upper mnt write access ->
+ *   layerfs lfs_inode->lock (copy-up) -> upper i_rwsem, parent before
  *   child, through lock_rename() when two upper directories are involved.
+ *   The copy of a tree before a rename only tries layerfs directories'
+ *   i_rwsem (lfs_copy_up_children()).
  * Lower directories are only locked inside lookup_one_unlocked() and
  * iterate_dir(), never while an upper lock is held.
  */
