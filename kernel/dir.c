@@ -382,7 +382,7 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 	const struct cred *old_cred;
 	struct dentry *upper;
 	struct rb_node *node;
-	unsigned int i;
+	unsigned int i, npos;
 	int err = 0;
 
 	cache = kzalloc(sizeof(*cache), GFP_KERNEL_ACCOUNT);
@@ -396,7 +396,7 @@ static struct lfs_dir_cache *lfs_build_cache(struct inode *dir)
 
 	upper = lfs_upper(dir);
 	old_cred = lfs_override_creds(dir->i_sb);
-	for (i = 0; i < lfs_dir_npos(od) && !err; i++) {
+	for (i = 0, npos = lfs_dir_npos(od); i < npos && !err; i++) {
 		struct lfs_path lp;
 
 		if (lfs_dir_pos(dir, upper, i, &lp))

@@ -27,10 +27,10 @@
 static int lfs_lower_visible(struct inode *dir, const struct qstr *name)
 {
 	struct lfs_inode *od = LFS_I(dir);
-	unsigned int i;
+	unsigned int i, n = READ_ONCE(od->numpaths);
 	int ret = 0;
 
-	for (i = 0; i < od->numpaths; i++) {
+	for (i = 0; i < n; i++) {
 		struct lfs_path *lp = &od->paths[i];
 		struct dentry *d;
 
@@ -697,6 +697,7 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	struct lfs_names names = LFS_NAMES_INIT(names);
 	struct dentry *tgt_upper = NULL, *swapped = NULL;
 	struct renamedata rd = {};
+	LIST_HEAD(tree);
 	const struct cred *old_cred;
 	bool src_tree, tgt_tree, wh_old, wh_new;
 	int err, old_vis, new_vis;
@@ -738,10 +739,10 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	src_tree = d_is_dir(old) && LFS_I(src)->numpaths;
 	tgt_tree = exchange && d_is_dir(new) && LFS_I(tgt)->numpaths;
 	/* vfs_rename() locked a directory moving to another parent. */
-	err = src_tree ? lfs_copy_up_tree(old, olddir != newdir) :
+	err = src_tree ? lfs_copy_up_tree(old, olddir != newdir, &tree) :
 			 lfs_copy_up(old);
 	if (!err && exchange)
-		err = tgt_tree ? lfs_copy_up_tree(new, olddir != newdir) :
+		err = tgt_tree ? lfs_copy_up_tree(new, olddir != newdir, &tree) :
 				 lfs_copy_up(new);
 	if (!err && !exchange)
 		err = lfs_copy_up(new->d_parent);
@@ -892,6 +893,8 @@ out_tgt_unlock:
 	lfs_names_free(&names);
 	dput(swapped);
 out_revert:
+	/* Moved trees (opaque now) merge nothing below: forget their stacks. */
+	lfs_put_tree(&tree, !err);
 	revert_creds(old_cred);
 	lfs_drop_write(old);
 	return err;

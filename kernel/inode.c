@@ -33,6 +33,7 @@ struct inode *lfs_alloc_inode(struct super_block *sb)
 	if (!oi)
 		return NULL;
 	oi->numpaths = 0;
+	oi->nrefs = 0;
 	oi->paths = NULL;
 	oi->single.layer = NULL;
 	oi->single.dentry = NULL;
@@ -50,7 +51,7 @@ void lfs_destroy_inode(struct inode *inode)
 	struct lfs_inode *oi = LFS_I(inode);
 	unsigned int i;
 
-	for (i = 0; i < oi->numpaths; i++)
+	for (i = 0; i < oi->nrefs; i++)
 		dput(oi->paths[i].dentry);
 	lfs_cow_release(inode);
 	dput(oi->upper);
@@ -754,6 +755,7 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 			goto out_put;
 		oi = LFS_I(inode);
 		oi->numpaths = num;
+		oi->nrefs = num;
 		if (num)
 			WRITE_ONCE(oi->paths, stack);
 		else
@@ -804,6 +806,7 @@ struct inode *lfs_iget(struct super_block *sb, struct dentry *upper,
 	if (num) {
 		oi->single = stack[0];
 		oi->numpaths = 1;
+		oi->nrefs = 1;
 		WRITE_ONCE(oi->paths, &oi->single);
 	}
 	kfree(stack);

@@ -6,7 +6,8 @@
  *  - struct lfs_fs lives from fs_context creation to kill_sb; it owns the
  *    private clones of the layer mounts and the mounter's credentials.
  *  - struct lfs_inode owns one reference to each real dentry in its
- *    stack (paths[]); the references are dropped in ->destroy_inode and the
+ *    stack (paths[0..nrefs-1]); the references are dropped in
+ *    ->destroy_inode and the
  *    array is freed after an RCU grace period in ->free_inode, because
  *    RCU path walk may still read it (see lfs_real_inode_rcu()).
  */
@@ -86,9 +87,14 @@ struct lfs_inode {
 	/*
 	 * Real objects, top first.  A directory has one entry per layer it
 	 * merges (cut at the first opaque one); anything else has exactly
-	 * one, stored in @single to avoid an allocation.
+	 * one, stored in @single to avoid an allocation.  A directory of a
+	 * tree moved in the upper layer merges nothing any more: @numpaths
+	 * drops to 0 (lfs_forget_lower()), never to another value, while
+	 * the @nrefs references stay until ->destroy_inode, for whoever
+	 * read the count before.
 	 */
 	unsigned int numpaths;
+	unsigned int nrefs;
 	struct lfs_path *paths;
 	struct lfs_path single;
 	/* Merged listing of a directory, once read; see dir.c. */
@@ -153,7 +159,7 @@ static inline void lfs_path_real(struct inode *inode, struct path *path)
  */
 static inline unsigned int lfs_dir_npos(struct lfs_inode *oi)
 {
-	return oi->numpaths + 1;
+	return READ_ONCE(oi->numpaths) + 1;
 }
 
 static inline bool lfs_dir_pos(struct inode *dir, struct dentry *upper,
@@ -344,7 +350,9 @@ int lfs_copy_origin(struct lfs_fs *ofs, struct dentry *from, struct dentry *to);
 void lfs_upper_release(struct lfs_fs *ofs);
 int lfs_copy_up(struct dentry *dentry);
 int lfs_copy_up_flags(struct dentry *dentry, bool no_data);
-int lfs_copy_up_tree(struct dentry *dentry, bool locked);
+int lfs_copy_up_tree(struct dentry *dentry, bool locked,
+		     struct list_head *dirs);
+void lfs_put_tree(struct list_head *dirs, bool moved);
 void lfs_set_upper(struct inode *inode, struct dentry *upper);
 int lfs_move_to_work(struct lfs_fs *ofs, struct dentry *udir,
 		     struct dentry *d);

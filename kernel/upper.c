@@ -982,7 +982,7 @@ static int lfs_copy_up_children(struct dentry *dir, struct list_head *todo,
 		if (d_is_positive(child)) {
 			err = lfs_copy_up(child);
 			if (!err && d_is_dir(child) &&
-			    LFS_I(d_inode(child))->numpaths)
+			    READ_ONCE(LFS_I(d_inode(child))->numpaths))
 				err = lfs_walk_push(todo, child);
 		}
 		dput(child);
@@ -1001,9 +1001,12 @@ out_unlock:
  * move in the upper layer without leaving lower content behind.  Regular
  * files become partial with empty maps: no file data is copied.  Caller has
  * mounter credentials and upper write access, and holds @dentry's i_rwsem
- * if @locked.
+ * if @locked.  The directories walked that merged lower content go onto
+ * @dirs, held, whatever the result: the caller gives them to lfs_put_tree()
+ * once the move is done or not.
  */
-int lfs_copy_up_tree(struct dentry *dentry, bool locked)
+int lfs_copy_up_tree(struct dentry *dentry, bool locked,
+		     struct list_head *dirs)
 {
 	LIST_HEAD(todo);
 	struct lfs_walk *w;
@@ -1014,12 +1017,32 @@ int lfs_copy_up_tree(struct dentry *dentry, bool locked)
 		err = lfs_walk_push(&todo, dentry);
 	while (!list_empty(&todo)) {
 		w = list_first_entry(&todo, struct lfs_walk, list);
-		list_del(&w->list);
 		if (!err)
 			err = lfs_copy_up_children(w->dentry, &todo,
 						   locked && w->dentry == dentry);
+		list_move(&w->list, dirs);
+	}
+	return err;
+}
+
+/*
+ * Release the directories lfs_copy_up_tree() put on @dirs.  @moved: their
+ * tree now sits under an opaque upper directory, so that a lookup from the
+ * root would find nothing below any of them; their cached stacks still
+ * point where the tree was, which made a removal there write a needless
+ * whiteout (or refuse a name too long for one) and a second move walk the
+ * tree again.  Readers that took the old count still read valid entries.
+ */
+void lfs_put_tree(struct list_head *dirs, bool moved)
+{
+	struct lfs_walk *w, *next;
+
+	list_for_each_entry_safe(w, next, dirs, list) {
+		if (moved) {
+			WRITE_ONCE(LFS_I(d_inode(w->dentry))->numpaths, 0);
+			lfs_dir_changed(d_inode(w->dentry));
+		}
 		dput(w->dentry);
 		kfree(w);
 	}
-	return err;
 }

@@ -1230,6 +1230,56 @@ TEST_F(ns, names_no_whiteout_can_hide_are_refused_before_anything_changes)
 	CHECK_TREES();
 }
 
+static int no_oci_whiteouts(const char *path, const char *rel,
+			    const struct stat *st, void *arg)
+{
+	const char *base = strrchr(rel, '/');
+
+	(void)path;
+	(void)st;
+	base = base ? base + 1 : rel;
+	if (!strncmp(base, ".wh.", 4) && strcmp(base, ".wh..wh..opq")) {
+		snprintf(arg, 256, "%s", rel);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A lower directory tree moved in the upper layer merges nothing below any
+ * more (its top is opaque), and that holds for its directories already in
+ * the cache too: removing what it holds writes no whiteout, and a name too
+ * long for one goes as any other.  Before, those directories kept their
+ * old lower stacks until evicted: each removal wrote a needless ".wh."
+ * file, and a name of 252 bytes or more failed with ENAMETOOLONG.
+ */
+TEST_F(ns, a_moved_lower_tree_removes_its_entries_without_whiteouts)
+{
+	char lf[PATH_MAX], ld[PATH_MAX], ldf[PATH_MAX], lg[PATH_MAX];
+	char found[256] = "";
+
+	SKIP_IF_OVERLAY("OCI whiteouts in the upper dir");
+	snprintf(lf, sizeof(lf), "moved/%s", long_file + 5);
+	snprintf(ld, sizeof(ld), "moved/%s", long_dir + 5);
+	snprintf(ldf, sizeof(ldf), "moved/%s/f", long_dir + 5);
+	snprintf(lg, sizeof(lg), "moved/%s", long_fits + 5);
+	BOTH(
+		ASSERT_EQ(0, rename(P("long"), P("moved")));
+		ASSERT_EQ(0, unlink(P(lf)));
+		ASSERT_EQ(0, unlink(P(ldf)));
+		ASSERT_EQ(0, rmdir(P(ld)));
+		ASSERT_EQ(0, unlink(P(lg)));
+		/* Another tree moved into it, then emptied in part. */
+		ASSERT_EQ(0, rename(P("ldir"), P("moved/ldir")));
+		ASSERT_EQ(0, unlink(P("moved/ldir/g/h")));
+		ASSERT_EQ(0, rmdir(P("moved/ldir/g")));
+	);
+	EXPECT_EQ(0, lfs_walk(UPPER("moved"), no_oci_whiteouts, found)) {
+		TH_LOG("whiteout in the moved tree: %s", found);
+	}
+	CHECK_TREES();
+}
+
 /*
  * Unmounts, and mounts again with the upper and work dirs on a new tmpfs
  * (mounted with @opts) at @name in the scratch dir.
