@@ -1614,13 +1614,18 @@ static int lfs_cow_set_map(struct lfs_fs *ofs, struct dentry *upper,
 	return err;
 }
 
-/* fsync of the upper file before a map goes; a failure is remembered. */
-static int lfs_cow_sync_upper(struct lfs_cow *cow)
+/*
+ * fsync of the upper file, before a map goes (@datasync) or for fsync of
+ * the partial file; a failure is remembered.  The upper file reports its
+ * writeback error to this one internal struct file, once: without the
+ * mark, only the first layerfs descriptor to fsync would learn of it.
+ */
+static int lfs_cow_sync_upper(struct lfs_cow *cow, int datasync)
 {
-	int err = vfs_fsync(cow->upper, 1);
+	int err = vfs_fsync(cow->upper, datasync);
 
 	if (err) {
-		cow->unsynced = true;
+		WRITE_ONCE(cow->unsynced, true);
 		pr_warn_ratelimited("layerfs: %pd: upper file not synced (%d): its map is not written again until the next mount\n",
 				    file_dentry(cow->upper), err);
 	}
@@ -1648,7 +1653,7 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 	 * that could list them is written while this inode lives.  The map
 	 * written last still holds, and the next mount reads it.
 	 */
-	if (cow->broken || cow->unsynced) {
+	if (cow->broken || READ_ONCE(cow->unsynced)) {
 		err = -EIO;
 		goto out;
 	}
@@ -1671,11 +1676,11 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 			if (err != -E2BIG)
 				goto out;
 		} else {
-			err = lfs_cow_sync_upper(cow);
+			err = lfs_cow_sync_upper(cow, 1);
 			if (!err)
 				err = lfs_cow_set_map(ofs, upper, map, size);
 			kvfree(map);
-			if (cow->unsynced)
+			if (READ_ONCE(cow->unsynced))
 				goto failed;
 		}
 		if (err != -ENOSPC && err != -E2BIG && err != -ERANGE)
@@ -1721,7 +1726,7 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 		spin_unlock(&cow->lock);
 		err = lfs_cow_materialise(inode, cow);
 		if (!err && !cow->map_gone) {
-			err = lfs_cow_sync_upper(cow);
+			err = lfs_cow_sync_upper(cow, 1);
 			if (!err)
 				err = lfs_cow_set_map(ofs, upper, NULL, 0);
 			if (err == -ENODATA)
@@ -1756,7 +1761,7 @@ int lfs_cow_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 	 * i_datasync_tid, which an xattr change does not move).
 	 */
 	if (!err)
-		err = vfs_fsync(cow->upper, 0);
+		err = lfs_cow_sync_upper(cow, 0);
 	revert_creds(old_cred);
 	return err;
 }

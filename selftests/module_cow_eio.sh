@@ -14,7 +14,8 @@
 #    bytes that are not the file's;
 #  - once fsync failed to write a granule's data, no later fsync records
 #    the granule, even with the device well again (the upper file reports
-#    its writeback error only once);
+#    its writeback error only once), and a failed write into a granule
+#    already there fails the fsync of every descriptor open on the file;
 #  - sync(2) makes what was written durable: a power cut right after it
 #    (dm-flakey dropping every write) loses nothing;
 #  - a read of a partial file across a bad block of its lower file gives
@@ -154,6 +155,7 @@ for fs in ext4 xfs; do
 	cp "$d/lower/f" "$d/lower/g"
 	cp "$d/lower/f" "$d/lower/h"
 	cp "$d/lower/f" "$d/lower/k"
+	cp "$d/lower/f" "$d/lower/m"
 	cp "$d/lower/f" "$d/lower.orig"
 	truncate -s 512M "$d/img"
 	loop=$(losetup -f --show "$d/img") || { not_ok "$fs: losetup"; continue; }
@@ -240,6 +242,32 @@ for fs in ext4 xfs; do
 		not_ok "$t" "setting it up failed"
 	fi
 	mount_all 2>/dev/null
+
+	# m: a write into a granule already in the upper file (no map to
+	# change) that the upper filesystem fails to write, with another
+	# descriptor open on the file since before: its fsync must fail too.
+	# The upper file reports the error to layerfs's one internal file, and
+	# only once: that descriptor's fsync returned 0.
+	t="$fs: a failed write into an upper granule fails the fsync of every descriptor"
+	if xfs_io -c "pwrite -q -S 0x48 131072 4096" -c fsync "$d/mnt/m" &&
+		exec 4<>"$d/mnt/m" &&
+		xfs_io -c "pwrite -q -S 0x49 131072 4096" "$d/mnt/m" &&
+		table "$loop" "lfs-eio-$fs" failing-nolockfs; then
+		out=$(xfs_io -c fsync "$d/mnt/m" 2>&1)
+		table "$loop" "lfs-eio-$fs" linear-nolockfs
+		out2=$(python3 -c 'import os; os.fsync(4)' 2>&1)
+		if ! grep -q "Input/output error" <<<"$out"; then
+			not_ok "$t" "the first fsync said: ${out:-nothing}"
+		elif grep -q "Input/output error" <<<"$out2"; then
+			ok "$t"
+		else
+			not_ok "$t" "fsync of the descriptor open before said: ${out2:-nothing}"
+		fi
+	else
+		not_ok "$t" "setting it up failed"
+		table "$loop" "lfs-eio-$fs" linear-nolockfs
+	fi
+	exec 4>&-
 
 	# h: sync(2), then the power goes (every write after it dropped).  A
 	# MAP_SHARED write into a granule already in the upper file changes
