@@ -964,10 +964,13 @@ static ssize_t lfs_cow_write_through(struct kiocb *iocb, struct iov_iter *from)
 	}
 	if (fault_in_iov_iter_readable(from, count) == count)
 		return 0;
-	/* __generic_file_write_iter() does this for the page cache. */
+	/*
+	 * As __generic_file_write_iter() does for the page cache, with the
+	 * caller's credentials (the upper write runs with the mounter's,
+	 * which may keep the bits).  The times are the upper file's: its
+	 * write updates them (layerfs inodes are S_NOCMTIME).
+	 */
 	ret = file_remove_privs(file);
-	if (!ret)
-		ret = file_update_time(file);
 	if (ret)
 		return ret;
 	filemap_invalidate_lock(mapping);
