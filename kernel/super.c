@@ -232,6 +232,15 @@ int lfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		err = super_setup_bdi(sb);
 		if (err)
 			return err;
+		/*
+		 * As on the upper filesystem, a write looks for privileges
+		 * to kill (set-id bits, security.capability) once per inode:
+		 * then S_NOSEC skips the check until a mode or security.*
+		 * change through layerfs clears it (the VFS does).  Without
+		 * it, every write asked the upper layer for an xattr.
+		 */
+		if (ofs->upper_mnt->mnt_sb->s_flags & SB_NOSEC)
+			sb->s_flags |= SB_NOSEC;
 	}
 
 	/*

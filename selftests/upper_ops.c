@@ -686,6 +686,79 @@ TEST_F(ns, an_acl_set_by_an_owner_outside_the_group_drops_setgid)
 	CHECK_TREES();
 }
 
+/*
+ * pwrite of @len bytes of stream @seed at @off of @path, opened for
+ * writing here, by a child running as uid/gid 1000: 0 or errno.
+ */
+static int pwrite_as_1000(const char *path, off_t off, size_t len,
+			  uint32_t seed)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), status;
+	char buf[4096];
+	pid_t pid;
+
+	if (fd < 0)
+		return errno;
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	lfs_pattern(buf, off, len, seed);
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(255);
+		_exit(pwrite(fd, buf, len, off) == (ssize_t)len ? 0 : EIO);
+	}
+	close(fd);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A write by a user without CAP_FSETID clears S_ISUID and S_ISGID, into a
+ * partial file straight into the upper file (a granule there already) and
+ * through the page cache (a new granule), and into an upper file; and
+ * again after a chmod set them once more, though the write before found
+ * nothing to clear (S_NOSEC): layerfs writes the upper file with the
+ * mounter's credentials, which would keep them.
+ */
+TEST_F(ns, a_write_by_a_user_clears_setuid_of_partial_and_upper_files)
+{
+	static const struct {
+		const char *name;
+		off_t off;
+		size_t len;
+	} w[] = {
+		{ "big", 0, 4096 },		/* partial, granule in upper */
+		{ "big", 1000000, 100 },	/* partial, page cache */
+		{ "big", 8192, 4096 },
+		{ "newf", 0, 4096 },		/* upper file */
+		{ "newf", 100, 100 },
+	};
+	struct stat st;
+
+	BOTH(
+		ASSERT_EQ(0, pwrite_pattern(P("big"), 0, 4096, 81, 0));
+		ASSERT_EQ(0, lfs_write_file(P("newf"), "new", 3));
+		for (unsigned int i = 0; i < ARRAY_SIZE(w); i++) {
+			ASSERT_EQ(0, chmod(P(w[i].name), 06777));
+			ASSERT_EQ(0, pwrite_as_1000(P(w[i].name), w[i].off,
+						    w[i].len, 82 + i));
+			ASSERT_EQ(0, stat(P(w[i].name), &st));
+			EXPECT_EQ(0777, st.st_mode & 07777) {
+				TH_LOG("%s after write %u: mode %o",
+				       side_ ? "model" : "layerfs", i,
+				       st.st_mode & 07777);
+			}
+			/* Nothing to clear: the next write may skip the check. */
+			ASSERT_EQ(0, pwrite_as_1000(P(w[i].name), w[i].off,
+						    w[i].len, 90 + i));
+		}
+	);
+	CHECK_TREES();
+}
+
 TEST_F(ns, symlinks_new_replaced_and_long)
 {
 	/* past ext4's inline targets; xfs takes at most 1024 bytes */
