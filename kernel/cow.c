@@ -34,7 +34,9 @@
  * VFS and generic_file_write_iter() take it); cow->fill_mutex serialises
  * the copy of a granule with the marking of it present; cow->lock (a
  * spinlock) protects the run array, lower_valid and the counters and is
- * never held across I/O; cow->persist_mutex serialises map writes.
+ * never held across I/O; cow->persist_mutex serialises map writes and the
+ * fsyncs of the upper file (it reports a writeback error once: to the
+ * fsync that marks the file unsynced before the next map can go).
  * Order: i_rwsem -> folio lock -> fill_mutex -> cow->lock; persist_mutex
  * is taken without any folio locked.  A write through takes the mapping's
  * invalidate_lock under i_rwsem and writes the upper file under it, as a
@@ -1622,6 +1624,8 @@ static int lfs_cow_set_map(struct lfs_fs *ofs, struct dentry *upper,
  * the partial file; a failure is remembered.  The upper file reports its
  * writeback error to this one internal struct file, once: without the
  * mark, only the first layerfs descriptor to fsync would learn of it.
+ * Caller holds persist_mutex, so that no map is encoded between the
+ * failure and the mark.
  */
 static int lfs_cow_sync_upper(struct lfs_cow *cow, int datasync)
 {
@@ -1763,8 +1767,11 @@ int lfs_cow_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 	 * not make an xattr durable (ext4 commits only up to the inode's
 	 * i_datasync_tid, which an xattr change does not move).
 	 */
-	if (!err)
+	if (!err) {
+		mutex_lock(&cow->persist_mutex);
 		err = lfs_cow_sync_upper(cow, 0);
+		mutex_unlock(&cow->persist_mutex);
+	}
 	revert_creds(old_cred);
 	return err;
 }

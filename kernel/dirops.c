@@ -736,8 +736,8 @@ static int lfs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	 * only once all of that content is there too (metadata only), and
 	 * it must not merge with whatever lower layers hold at its new name.
 	 */
-	src_tree = d_is_dir(old) && LFS_I(src)->numpaths;
-	tgt_tree = exchange && d_is_dir(new) && LFS_I(tgt)->numpaths;
+	src_tree = d_is_dir(old) && READ_ONCE(LFS_I(src)->numpaths);
+	tgt_tree = exchange && d_is_dir(new) && READ_ONCE(LFS_I(tgt)->numpaths);
 	/* vfs_rename() locked a directory moving to another parent. */
 	err = src_tree ? lfs_copy_up_tree(old, olddir != newdir, &tree) :
 			 lfs_copy_up(old);

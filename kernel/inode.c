@@ -189,7 +189,8 @@ int lfs_getattr(struct mnt_idmap *idmap, const struct path *path,
 	 * on every stat; 1 tells find(1) and friends not to rely on the
 	 * count, as overlayfs and btrfs report.
 	 */
-	if (S_ISDIR(inode->i_mode) && oi->numpaths + !!lfs_upper(inode) > 1)
+	if (S_ISDIR(inode->i_mode) &&
+	    READ_ONCE(oi->numpaths) + !!lfs_upper(inode) > 1)
 		stat->nlink = 1;
 	return 0;
 }
@@ -623,7 +624,7 @@ void lfs_copyattr(struct inode *inode)
 		inode->i_blocks = realinode->i_blocks;
 	}
 	if (!S_ISDIR(inode->i_mode) ||
-	    LFS_I(inode)->numpaths + !!lfs_upper(inode) <= 1)
+	    READ_ONCE(LFS_I(inode)->numpaths) + !!lfs_upper(inode) <= 1)
 		set_nlink(inode, realinode->i_nlink);
 }
 

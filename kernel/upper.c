@@ -20,7 +20,8 @@
  *   layerfs lfs_inode->lock (copy-up) -> upper i_rwsem, parent before
  *   child, through lock_rename() when two upper directories are involved.
  *   The copy of a tree before a rename only tries layerfs directories'
- *   i_rwsem (lfs_copy_up_children()).
+ *   i_rwsem (lfs_copy_up_children()); after the move, lfs_put_tree() drops
+ *   their lower stacks' count without any lock (readers take it once).
  * Lower directories are only locked inside lookup_one_unlocked() and
  * iterate_dir(), never while an upper lock is held.
  */
@@ -792,7 +793,7 @@ static int lfs_copy_up_one(struct dentry *parent, struct dentry *dentry,
 	bool orphan;
 	int err;
 
-	if (WARN_ON_ONCE(!udir || !oi->numpaths))
+	if (WARN_ON_ONCE(!udir || !READ_ONCE(oi->numpaths)))
 		return -EIO;
 
 	err = mutex_lock_killable(&oi->lock);
@@ -1032,16 +1033,18 @@ int lfs_copy_up_tree(struct dentry *dentry, bool locked,
  * point where the tree was, which made a removal there write a needless
  * whiteout (or refuse a name too long for one) and a second move walk the
  * tree again.  Readers that took the old count still read valid entries.
+ * Their listings stay: only the holder of a directory's i_rwsem, exclusive,
+ * may drop one (readers use it under the shared lock, without a reference),
+ * and they are still right, since every name in them is in the upper layer
+ * now and lookup asks the upper layer first, never past the new count.
  */
 void lfs_put_tree(struct list_head *dirs, bool moved)
 {
 	struct lfs_walk *w, *next;
 
 	list_for_each_entry_safe(w, next, dirs, list) {
-		if (moved) {
+		if (moved)
 			WRITE_ONCE(LFS_I(d_inode(w->dentry))->numpaths, 0);
-			lfs_dir_changed(d_inode(w->dentry));
-		}
 		dput(w->dentry);
 		kfree(w);
 	}
