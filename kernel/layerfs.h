@@ -7,9 +7,9 @@
  *    private clones of the layer mounts and the mounter's credentials.
  *  - struct lfs_inode owns one reference to each real dentry in its
  *    stack (paths[0..nrefs-1]); the references are dropped in
- *    ->destroy_inode and the
- *    array is freed after an RCU grace period in ->free_inode, because
- *    RCU path walk may still read it (see lfs_real_inode_rcu()).
+ *    ->destroy_inode and the array is freed after an RCU grace period in
+ *    ->free_inode, because RCU path walk may still read it (see
+ *    lfs_real_inode_rcu()).
  */
 #ifndef _LAYERFS_H
 #define _LAYERFS_H
@@ -89,7 +89,7 @@ struct lfs_inode {
 	 * merges (cut at the first opaque one); anything else has exactly
 	 * one, stored in @single to avoid an allocation.  A directory of a
 	 * tree moved in the upper layer merges nothing any more: @numpaths
-	 * drops to 0 (lfs_forget_lower()), never to another value, while
+	 * drops to 0 (lfs_put_tree()), never to another value, while
 	 * the @nrefs references stay until ->destroy_inode, for whoever
 	 * read the count before.
 	 */
