@@ -644,10 +644,15 @@ static const struct {
 	},
 };
 
-/* fsetxattr() of acl_1001 on @path, as uid/gid 1000: 0 or errno. */
-static int set_acl_as_1000(const char *path)
+/*
+ * @op(@fd, @arg) in a child running as uid/gid 1000, then @fd closed: 0,
+ * the errno @op returned, or -1 if the child did not exit.  @fd is opened
+ * by the caller, as root, so that only the call itself is the user's.
+ */
+static int on_fd_as_1000(int fd, int (*op)(int fd, const void *arg),
+			 const void *arg)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), status;
+	int status;
 	pid_t pid;
 
 	if (fd < 0)
@@ -657,13 +662,26 @@ static int set_acl_as_1000(const char *path)
 		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
 		    setresuid(1000, 1000, 1000))
 			_exit(255);
-		_exit(fsetxattr(fd, "system.posix_acl_access", &acl_1001,
-				sizeof(acl_1001), 0) ? errno : 0);
+		_exit(op(fd, arg));
 	}
 	close(fd);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+static int set_acl_1001(int fd, const void *arg)
+{
+	(void)arg;
+	return fsetxattr(fd, "system.posix_acl_access", &acl_1001,
+			 sizeof(acl_1001), 0) ? errno : 0;
+}
+
+/* fsetxattr() of acl_1001 on @path, as uid/gid 1000: 0 or errno. */
+static int set_acl_as_1000(const char *path)
+{
+	return on_fd_as_1000(open(path, O_RDONLY | O_CLOEXEC), set_acl_1001,
+			     NULL);
 }
 
 /*
@@ -686,6 +704,19 @@ TEST_F(ns, an_acl_set_by_an_owner_outside_the_group_drops_setgid)
 	CHECK_TREES();
 }
 
+struct pwrite_arg {
+	const char *buf;
+	size_t len;
+	off_t off;
+};
+
+static int pwrite_all(int fd, const void *arg)
+{
+	const struct pwrite_arg *a = arg;
+
+	return pwrite(fd, a->buf, a->len, a->off) == (ssize_t)a->len ? 0 : EIO;
+}
+
 /*
  * pwrite of @len bytes of stream @seed at @off of @path, opened for
  * writing here, by a child running as uid/gid 1000: 0 or errno.
@@ -693,26 +724,12 @@ TEST_F(ns, an_acl_set_by_an_owner_outside_the_group_drops_setgid)
 static int pwrite_as_1000(const char *path, off_t off, size_t len,
 			  uint32_t seed)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC), status;
 	char buf[4096];
-	pid_t pid;
+	struct pwrite_arg a = { buf, len < sizeof(buf) ? len : sizeof(buf),
+				off };
 
-	if (fd < 0)
-		return errno;
-	if (len > sizeof(buf))
-		len = sizeof(buf);
-	lfs_pattern(buf, off, len, seed);
-	pid = fork();
-	if (pid == 0) {
-		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
-		    setresuid(1000, 1000, 1000))
-			_exit(255);
-		_exit(pwrite(fd, buf, len, off) == (ssize_t)len ? 0 : EIO);
-	}
-	close(fd);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	lfs_pattern(buf, off, a.len, seed);
+	return on_fd_as_1000(open(path, O_WRONLY | O_CLOEXEC), pwrite_all, &a);
 }
 
 /*
