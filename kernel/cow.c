@@ -113,7 +113,7 @@ struct lfs_cow {
 	loff_t lower_valid;
 	bool dirty;			/* map changed since persisted */
 	bool broken;			/* map unusable: I/O is EIO */
-	bool unsynced;			/* upper data lost: no map again */
+	bool unsynced;			/* upper fsync failed: no map */
 	bool no_clone;			/* the origin cannot be cloned */
 	bool materialised;		/* no map to write: drop it */
 	bool map_gone;			/* and it was dropped */
@@ -1632,7 +1632,7 @@ static int lfs_cow_sync_upper(struct lfs_cow *cow, int datasync)
 	int err = vfs_fsync(cow->upper, datasync);
 
 	if (err) {
-		WRITE_ONCE(cow->unsynced, true);
+		cow->unsynced = true;
 		pr_warn_ratelimited("layerfs: %pd: upper file not synced (%d): its map is not written again until the next mount\n",
 				    file_dentry(cow->upper), err);
 	}
@@ -1660,7 +1660,7 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 	 * that could list them is written while this inode lives.  The map
 	 * written last still holds, and the next mount reads it.
 	 */
-	if (cow->broken || READ_ONCE(cow->unsynced)) {
+	if (cow->broken || cow->unsynced) {
 		err = -EIO;
 		goto out;
 	}
@@ -1687,7 +1687,7 @@ static int lfs_cow_persist(struct inode *inode, struct lfs_cow *cow)
 			if (!err)
 				err = lfs_cow_set_map(ofs, upper, map, size);
 			kvfree(map);
-			if (READ_ONCE(cow->unsynced))
+			if (cow->unsynced)
 				goto failed;
 		}
 		if (err != -ENOSPC && err != -E2BIG && err != -ERANGE)
